@@ -1,0 +1,79 @@
+"""Typed configuration of the data layer (Hydra structured configs; YAML in ``conf/data/``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from asterrl.data.schema import Market
+from asterrl.data.sources.synthetic import SyntheticConfig
+from asterrl.data.validate import ValidationPolicy
+
+
+class SourceName(StrEnum):
+    """Where a series comes from."""
+
+    ASTER = "aster"
+    BINANCE = "binance"
+    FILE = "file"
+    SYNTHETIC = "synthetic"
+    # Lower-case aliases so that configs can say `source: aster` (OmegaConf looks members up by name).
+    aster = "aster"
+    binance = "binance"
+    file = "file"
+    synthetic = "synthetic"
+
+
+@dataclass
+class EndpointsConfig:
+    """REST endpoints and client behaviour of the remote sources."""
+
+    aster_url: str = "https://fapi.asterdex.com"
+    binance_url: str = "https://fapi.binance.com"
+    binance_spot_url: str = "https://api.binance.com"
+    #: Per-request timeout in seconds.
+    timeout_s: float = 10.0
+    #: Retries of one request after 429/418/5xx or a network error before giving up.
+    max_retries: int = 3
+    #: Share of the venue's request-weight limit (2400 per minute) the client allows itself.
+    weight_budget: float = 0.8
+
+
+@dataclass
+class FilesConfig:
+    """Local files for ``source: file`` (CSV, CSV.gz or Parquet in the canonical schema); empty = none."""
+
+    ohlcv: str = ""
+    funding: str = ""
+    mark: str = ""
+
+
+@dataclass
+class DataConfig:
+    """Which market series to use and how to obtain and check it."""
+
+    #: Primary source of the series.
+    source: SourceName = SourceName.ASTER
+    #: Sources tried in order when the primary cannot be reached (remote sources only).
+    fallback: list[SourceName] = field(default_factory=lambda: [SourceName.BINANCE])
+    symbol: str = "BTCUSDT"
+    market: Market = Market.PERP
+    #: Kline interval, e.g. 1m, 5m, 1h, 4h, 1d.
+    interval: str = "1h"
+    #: First bar to use, ISO date or datetime in UTC.
+    start: str = "2024-01-01"
+    #: End of the span (exclusive), ISO date in UTC; empty means up to the last closed bar.
+    end: str = ""
+    #: Load the funding-rate history (perps only).
+    with_funding: bool = True
+    #: Load the mark-price klines (perps only; used for funding and liquidation checks).
+    with_mark: bool = True
+    #: Store root; empty means ``$ASTERRL_HOME/store`` (``~/.asterrl/store`` when ASTERRL_HOME is unset).
+    store_dir: str = ""
+    #: Fetch bars newer than the stored ones before use (otherwise a stored series is used as it is).
+    refresh: bool = False
+    validation: ValidationPolicy = field(default_factory=ValidationPolicy)
+    endpoints: EndpointsConfig = field(default_factory=EndpointsConfig)
+    files: FilesConfig = field(default_factory=FilesConfig)
+    #: Parameters of the synthetic market (``source: synthetic``); its seed is the run's ``seed``.
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)

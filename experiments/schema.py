@@ -1,0 +1,31 @@
+"""The top-level Hydra structured config: one typed tree, validated when composed.
+
+Each layer owns the dataclass of its own section (``asterrl.data.config.DataConfig`` and so on); this module
+assembles them and registers the schema with Hydra's ConfigStore, so ``conf/config.yaml`` and every group
+file are checked against it (unknown keys and wrong types fail at load time).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hydra.core.config_store import ConfigStore
+
+from asterrl.data.config import DataConfig
+
+
+@dataclass
+class AsterRLConfig:
+    """Root of the configuration tree."""
+
+    #: Seed of every random draw in a run (data splits, environments, networks, samplers).
+    seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+
+
+SCHEMA_NAME = "asterrl_schema"
+
+
+def register() -> None:
+    """Register the schema under ``asterrl_schema`` (idempotent)."""
+    ConfigStore.instance().store(name=SCHEMA_NAME, node=AsterRLConfig)
