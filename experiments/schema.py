@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from hydra.core.config_store import ConfigStore
 
 from asterrl.data.config import DataConfig
+from asterrl.features.config import FeaturesConfig
 
 
 @dataclass
@@ -21,6 +22,7 @@ class AsterRLConfig:
     #: Seed of every random draw in a run (data splits, environments, networks, samplers).
     seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
 
 
 SCHEMA_NAME = "asterrl_schema"

@@ -21,7 +21,8 @@ from asterrl.data.io import read_table
 from asterrl.data.schema import DataKind, Market, SeriesKey
 from asterrl.data.sources.aster import AsterSource
 from asterrl.data.sources.base import MarketDataSource
-from asterrl.data.sources.binance import BinanceSource, FallbackSource
+from asterrl.data.sources.binance import BinanceSource
+from asterrl.data.sources.fallback import FallbackSource
 from asterrl.data.sources.http import RetryPolicy
 from asterrl.data.sources.synthetic import SyntheticMarket
 from asterrl.data.store import MarketStore, WriteResult, frame_hash

@@ -11,7 +11,8 @@ import pytest
 from asterrl.data.schema import DataKind, Market, SeriesKey
 from asterrl.data.sources.aster import AsterSource
 from asterrl.data.sources.base import MarketDataSource
-from asterrl.data.sources.binance import BinanceSource, FallbackSource
+from asterrl.data.sources.binance import BinanceSource
+from asterrl.data.sources.fallback import FallbackSource
 from asterrl.data.sources.http import RetryPolicy
 from asterrl.errors import OfflineError, SourceError
 from asterrl.exchange.simulator import LocalAsterServer, ManualClock, MarketDataBook
