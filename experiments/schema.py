@@ -13,6 +13,8 @@ from hydra.core.config_store import ConfigStore
 
 from asterrl.data.config import DataConfig
 from asterrl.features.config import FeaturesConfig
+from asterrl.risk import RiskLimits
+from envs.config import EnvConfig
 
 
 @dataclass
@@ -23,6 +25,8 @@ class AsterRLConfig:
     seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    env: EnvConfig = field(default_factory=EnvConfig)
+    risk: RiskLimits = field(default_factory=RiskLimits)
 
 
 SCHEMA_NAME = "asterrl_schema"

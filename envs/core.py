@@ -1,0 +1,245 @@
+"""``EnvCore``: what the single and the vector env share, built once from config and data.
+
+It resolves the data (a DataFrame, a file path, or the store), prepares the market arrays and the feature
+matrix, turns the date split into bar indices, packs the parameter arrays the kernels read, and defines the
+spaces. Both envs hold one and differ only in how many accounts they step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+
+from asterrl.errors import ConfigError, DataError
+from asterrl.observation import (
+    ACCOUNT_FIELDS,
+    N_ACCOUNT_FIELDS,
+    FeatureMatrix,
+    ObservationLayout,
+    builtin_features,
+    nan_free,
+)
+from asterrl.risk.limits import RiskLimits
+from asterrl.sim.market_data import DAY_MS, MarketData
+from envs import kernels as K
+from envs.config import SPLIT_NAMES, EnvConfig
+
+Frame = pd.DataFrame | str | Path | None
+
+
+def _as_config(
+    config: EnvConfig | dict[str, Any] | DictConfig | None, overrides: dict[str, Any]
+) -> EnvConfig:
+    """An ``EnvConfig`` from a dataclass, a dict or an OmegaConf node, with keyword overrides merged in."""
+    schema = OmegaConf.structured(EnvConfig)
+    base = OmegaConf.structured(config) if isinstance(config, EnvConfig) else config or {}
+    try:
+        merged = OmegaConf.merge(schema, base, overrides)
+        out = OmegaConf.to_object(merged)
+    except Exception as error:  # omegaconf raises several types for bad keys and values
+        raise ConfigError(f"invalid env config: {error}") from error
+    assert isinstance(out, EnvConfig)
+    return out.validate()
+
+
+def _as_risk(risk: RiskLimits | dict[str, Any] | DictConfig | None) -> RiskLimits:
+    if isinstance(risk, RiskLimits):
+        return dataclasses.replace(risk).validate()
+    out = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(RiskLimits), risk or {}))
+    assert isinstance(out, RiskLimits)
+    return out.validate()
+
+
+def _read(source: Frame, kind: str) -> pd.DataFrame | None:
+    if source is None or isinstance(source, pd.DataFrame):
+        return source
+    from asterrl.data.io import read_table
+
+    frame, _ = read_table(source, kind)
+    return frame
+
+
+def _from_store(config: EnvConfig) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]:
+    from asterrl.data.importer import default_store_root
+    from asterrl.data.schema import DataKind, Market, SeriesKey
+    from asterrl.data.store import MarketStore
+
+    store = MarketStore(default_store_root())
+    bars_key = SeriesKey(DataKind.OHLCV, Market.PERP, config.symbol, config.interval)
+    if not store.has(bars_key):
+        raise DataError(f"no stored {bars_key.label()}: import it first (asterrl data import/fetch)")
+    funding_key = SeriesKey(DataKind.FUNDING, Market.PERP, config.symbol, None)
+    mark_key = SeriesKey(DataKind.MARK, Market.PERP, config.symbol, config.interval)
+    funding = store.read(funding_key) if store.has(funding_key) else None
+    mark = store.read(mark_key) if store.has(mark_key) else None
+    return store.read(bars_key), funding, mark
+
+
+def split_rows(cfg: EnvConfig, timestamps: np.ndarray) -> np.ndarray:
+    """Row indices of the bars in ``cfg.split``: by the date ranges of ``cfg.splits`` when given, else by
+    ``cfg.split_fractions`` of all bars in time order."""
+    if cfg.splits:
+        if cfg.split not in cfg.splits:
+            raise ConfigError(f"unknown split {cfg.split!r}")
+        first_day, last_day = cfg.splits[cfg.split]
+        lo_ms, hi_ms = _day_ms(first_day), _day_ms(last_day) + DAY_MS
+        inside = np.flatnonzero((timestamps >= lo_ms) & (timestamps < hi_ms))
+        where = f"{first_day}..{last_day}"
+    else:
+        bounds = np.round(np.cumsum([0.0, *cfg.split_fractions]) * len(timestamps)).astype(np.int64)
+        index = SPLIT_NAMES.index(cfg.split)
+        inside = np.arange(bounds[index], bounds[index + 1])
+        where = f"{cfg.split_fractions[index]:.0%} of {len(timestamps)} bars"
+    if inside.size < 2:
+        raise ConfigError(f"split {cfg.split!r} ({where}) holds fewer than 2 bars of data")
+    return inside
+
+
+def _day_ms(day: str) -> int:
+    try:
+        return int(pd.Timestamp(day, tz="UTC").value // 1_000_000)
+    except ValueError as error:
+        raise ConfigError(f"invalid date {day!r} in env.splits") from error
+
+
+@dataclass
+class EnvCore:
+    """Arrays and spaces shared by the single and the vector env."""
+
+    config: EnvConfig
+    risk: RiskLimits
+    data: MarketData
+    features: FeatureMatrix
+    layout: ObservationLayout
+    features_flat: npt.NDArray[np.float32]
+    params: npt.NDArray[np.float64]
+    env_params: npt.NDArray[np.float64]
+    levels: npt.NDArray[np.float64]
+    brackets: npt.NDArray[np.float64]
+    limits: npt.NDArray[np.float64]
+    observation_space: gym.Space[Any]
+    action_space: gym.Space[Any]
+
+    @property
+    def obs_size(self) -> int:
+        """Length of one flat observation."""
+        return self.layout.size
+
+    def format_obs(self, flat: npt.NDArray[np.float32]) -> Any:
+        """The flat buffer (one row or a batch) in the configured observation form."""
+        if self.layout.kind == "box":
+            return flat
+        n = self.layout.window * self.layout.n_features
+        lead = flat.shape[:-1]
+        return {
+            "features": flat[..., :n].reshape(*lead, self.layout.window, self.layout.n_features),
+            "account": flat[..., n:],
+        }
+
+
+def build_core(
+    config: EnvConfig | dict[str, Any] | DictConfig | None = None,
+    risk: RiskLimits | dict[str, Any] | DictConfig | None = None,
+    data: Frame = None,
+    funding: Frame = None,
+    mark: Frame = None,
+    features: FeatureMatrix | None = None,
+    **overrides: Any,
+) -> EnvCore:
+    """Resolve config and data and build an ``EnvCore``.
+
+    :param data: bars as a DataFrame or a file path; ``None`` uses ``config.data_path`` or the store.
+    :param funding: funding frame or file (optional).
+    :param mark: mark-price frame or file (optional).
+    :param features: feature matrix aligned with the bars; ``None`` uses ``builtin_features``.
+    :param overrides: any ``EnvConfig`` field, e.g. ``window=16``.
+    """
+    cfg = _as_config(config, overrides)
+    limits = _as_risk(risk)
+    if data is None and cfg.data_path is None:
+        bars, funding_frame, mark_frame = _from_store(cfg)
+    else:
+        bars_frame = _read(data if data is not None else cfg.data_path, "ohlcv")
+        assert bars_frame is not None
+        bars = bars_frame
+        funding_frame = _read(funding if funding is not None else cfg.funding_path, "funding")
+        mark_frame = _read(mark if mark is not None else cfg.mark_path, "mark")
+    bars = bars.reset_index(drop=True)
+    market = MarketData.from_frames(bars, funding_frame, mark_frame, cfg.market.costs)
+    feats = features if features is not None else builtin_features(bars)
+    if feats.values.shape[0] != market.n_bars:
+        raise DataError(f"features hold {feats.values.shape[0]} rows for {market.n_bars} bars")
+    first_valid = feats.first_valid_row
+    layout = ObservationLayout(cfg.window, feats.columns, cfg.observation, ACCOUNT_FIELDS)
+
+    inside = split_rows(cfg, market.timestamps)
+    split_end = int(inside[-1])
+    start_lo = max(int(inside[0]), first_valid + cfg.window - 1)
+    start_hi = split_end - cfg.episode_length if cfg.episode_length > 0 else split_end - 1
+    if start_hi < start_lo:
+        raise ConfigError(
+            f"split {cfg.split!r} is too short for window {cfg.window} "
+            f"and episode_length {cfg.episode_length}"
+        )
+
+    env = np.zeros(K.N_ENV_PARAMS, dtype=np.float64)
+    env[K.E_INITIAL_BALANCE] = cfg.initial_balance
+    env[K.E_POSITION_SCALE] = min(limits.max_leverage, cfg.market.margin.leverage)
+    env[K.E_DEADBAND] = cfg.deadband
+    env[K.E_MIN_HOLD] = cfg.min_hold_bars
+    env[K.E_DISCRETE] = 1.0 if cfg.action_type == "discrete" else 0.0
+    env[K.E_REWARD_KIND] = 0.0 if cfg.reward == "log_return" else 1.0
+    env[K.E_DSR_ETA] = cfg.dsr_eta
+    env[K.E_DRAWDOWN_PENALTY] = cfg.drawdown_penalty
+    env[K.E_TURNOVER_PENALTY] = cfg.turnover_penalty
+    env[K.E_REWARD_SCALE] = cfg.reward_scale
+    env[K.E_WINDOW] = cfg.window
+    env[K.E_N_FEATURES] = layout.n_features
+    env[K.E_EPISODE_LENGTH] = cfg.episode_length
+    env[K.E_START_LO] = start_lo
+    env[K.E_START_HI] = start_hi
+    env[K.E_SPLIT_END] = split_end
+    env[K.E_RANDOM_START] = 1.0 if cfg.random_start else 0.0
+    env[K.E_SAME_STEP] = 1.0 if cfg.autoreset_mode == "same_step" else 0.0
+    env[K.E_LIMIT_ORDERS] = 1.0 if cfg.order_type == "limit" else 0.0
+    env[K.E_LIMIT_OFFSET] = cfg.limit_offset_bps * 1e-4
+
+    obs_space: gym.Space[Any]
+    if cfg.observation == "box":
+        obs_space = gym.spaces.Box(-np.inf, np.inf, shape=(layout.size,), dtype=np.float32)
+    else:
+        obs_space = gym.spaces.Dict(
+            {
+                "features": gym.spaces.Box(-np.inf, np.inf, (cfg.window, layout.n_features), np.float32),
+                "account": gym.spaces.Box(-np.inf, np.inf, (N_ACCOUNT_FIELDS,), np.float32),
+            }
+        )
+    act_space: gym.Space[Any]
+    if cfg.action_type == "discrete":
+        act_space = gym.spaces.Discrete(len(cfg.action_levels))
+    else:
+        act_space = gym.spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
+    values = nan_free(feats.values, first_valid)
+    return EnvCore(
+        config=cfg,
+        risk=limits,
+        data=market,
+        features=feats,
+        layout=layout,
+        features_flat=values.reshape(-1),
+        params=cfg.market.to_params(),
+        env_params=env,
+        levels=np.asarray(cfg.action_levels, dtype=np.float64),
+        brackets=cfg.market.margin.bracket_table(),
+        limits=limits.to_array(),
+        observation_space=obs_space,
+        action_space=act_space,
+    )

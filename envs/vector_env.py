@@ -1,0 +1,128 @@
+"""``AsterPerpVectorEnv``: N accounts stepped in one numba call, a ``gymnasium.vector.VectorEnv``.
+
+Reached with ``gymnasium.make_vec("asterrl/AsterPerp-v0", num_envs=N, vectorization_mode=
+"vector_entry_point")``. Account ``i`` follows exactly the trajectory of a single ``AsterPerpEnv`` seeded
+with the same seed (``reset(seed=s)`` seeds account ``i`` with ``s + i``, Gymnasium's convention).
+Autoreset is Gymnasium's next-step mode by default (what RLlib expects); ``autoreset_mode="same_step"``
+resets in the same step and returns the last observation in ``info["final_obs"]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from asterrl.errors import ConfigError
+from asterrl.sim import layout as L
+from asterrl.sim.account import new_state
+from envs.core import EnvCore, build_core
+from envs.kernels import reset_accounts, step_accounts, step_accounts_parallel
+
+#: Batches at least this large are spread over numba's threads.
+PARALLEL_MIN_ACCOUNTS = 64
+
+
+class AsterPerpVectorEnv(VectorEnv[Any, Any, Any]):
+    """Batched perp trading env; same arguments as ``AsterPerpEnv`` plus ``num_envs``."""
+
+    def __init__(self, num_envs: int = 1, core: EnvCore | None = None, **kwargs: Any) -> None:
+        if num_envs < 1:
+            raise ConfigError("num_envs must be >= 1")
+        kwargs.pop("max_episode_steps", None)  # episode length comes from the env config
+        self.core = core if core is not None else build_core(**kwargs)
+        self.num_envs = num_envs
+        self.single_observation_space = self.core.observation_space
+        self.single_action_space = self.core.action_space
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        same_step = self.core.config.autoreset_mode == "same_step"
+        self.metadata = {"autoreset_mode": AutoresetMode.SAME_STEP if same_step else AutoresetMode.NEXT_STEP}
+        self.render_mode = None
+        self._fstate, self._istate = new_state(num_envs)
+        self._rng = np.zeros(num_envs, dtype=np.uint64)
+        self._report = np.zeros((num_envs, L.N_REPORT), dtype=np.float64)
+        self._final = np.zeros((num_envs, self.core.obs_size), dtype=np.float32)
+        self._kernel = step_accounts_parallel if num_envs >= PARALLEL_MIN_ACCOUNTS else step_accounts
+        self._seeded = False
+        self._last_obs = np.zeros((num_envs, self.core.obs_size), dtype=np.float32)
+
+    def reset(
+        self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        """Reset all accounts (or ``options["reset_mask"]``); ``seed`` as in ``gymnasium.vector``."""
+        n = self.num_envs
+        which = np.ones(n, dtype=np.bool_)
+        if options is not None and "reset_mask" in options:
+            which = np.asarray(options["reset_mask"], dtype=np.bool_).reshape(n)
+        reseed = np.zeros(n, dtype=np.bool_)
+        seeds = np.zeros(n, dtype=np.uint64)
+        if seed is None and not self._seeded:
+            seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+        if isinstance(seed, int):
+            seeds[:] = [(seed + i) % 2**64 for i in range(n)]
+            reseed[:] = True
+        elif seed is not None:
+            if len(seed) != n:
+                raise ConfigError(f"got {len(seed)} seeds for {n} envs")
+            for i, s in enumerate(seed):
+                if s is not None:
+                    seeds[i], reseed[i] = s % 2**64, True
+        self._seeded = True
+        obs = np.empty((n, self.core.obs_size), dtype=np.float32)
+        if not which.all():
+            obs[:] = self._last_obs
+        c = self.core
+        reset_accounts(
+            which,
+            reseed,
+            seeds,
+            self._fstate,
+            self._istate,
+            self._rng,
+            c.data.values,
+            c.features_flat,
+            c.env_params,
+            c.brackets,
+            obs,
+        )
+        self._last_obs = obs
+        bars = self._istate[L.I_BAR].copy()
+        return c.format_obs(obs), {"bar": bars, "equity": self._fstate[L.S_EQUITY].copy()}
+
+    def step(
+        self, actions: Any
+    ) -> tuple[Any, npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_], dict[str, Any]]:
+        """Step all accounts; returns batched ``obs, rewards, terminated, truncated, info``."""
+        acts = np.asarray(actions, dtype=np.float64).reshape(self.num_envs)
+        obs = np.empty((self.num_envs, self.core.obs_size), dtype=np.float32)
+        c = self.core
+        self._kernel(
+            acts,
+            self._fstate,
+            self._istate,
+            self._rng,
+            c.data.values,
+            c.features_flat,
+            c.params,
+            c.env_params,
+            c.levels,
+            c.brackets,
+            c.limits,
+            obs,
+            self._report,
+            self._final,
+        )
+        self._last_obs = obs
+        columns = np.ascontiguousarray(self._report.T)
+        info: dict[str, Any] = dict(zip(L.REPORT_KEYS, columns, strict=True))
+        terminated = columns[L.R_TERMINATED] != 0.0
+        truncated = columns[L.R_TRUNCATED] != 0.0
+        if self.metadata["autoreset_mode"] is AutoresetMode.SAME_STEP:
+            done = terminated | truncated
+            info["final_obs"] = c.format_obs(self._final.copy())
+            info["_final_obs"] = done
+        return c.format_obs(obs), columns[L.R_REWARD], terminated, truncated, info
