@@ -7,13 +7,22 @@ decimal rates; the reference close is already aligned to the bars.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 
 from asterrl.errors import DataError
+
+T = TypeVar("T")
+
+#: Guards the memo of ``MarketInputs.shared`` when features are computed on several threads.
+_SHARED_LOCK = threading.Lock()
 
 
 class Input(StrEnum):
@@ -55,6 +64,8 @@ class MarketInputs:
     funding_rate: np.ndarray | None = None
     reference_close: np.ndarray | None = None
     reference_symbol: str | None = field(default=None, compare=False)
+    #: Intermediate results shared by several features inside ``sharing()`` (``None`` outside it).
+    _shared: dict[Hashable, object] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         stamps = np.ascontiguousarray(np.asarray(self.timestamp, dtype=np.int64))
@@ -83,6 +94,33 @@ class MarketInputs:
                 raise DataError("funding timestamps must be strictly increasing")
             object.__setattr__(self, "funding_timestamp", f_stamps)
             object.__setattr__(self, "funding_rate", rates)
+
+    @contextmanager
+    def sharing(self) -> Iterator[MarketInputs]:
+        """Within this block, ``shared`` computes each intermediate (e.g. one TD Sequential pass feeding
+        both DeMark features) once; the results are dropped on exit so that nothing outlives the caller's
+        feature run."""
+        outer = self._shared is not None
+        if not outer:
+            object.__setattr__(self, "_shared", {})
+        try:
+            yield self
+        finally:
+            if not outer:
+                object.__setattr__(self, "_shared", None)
+
+    def shared(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, memoised under ``key`` inside ``sharing()`` (computed afresh outside it).
+
+        ``key`` must name the computation and every parameter it depends on; the inputs are immutable.
+        """
+        memo = self._shared
+        if memo is None:
+            return compute()
+        with _SHARED_LOCK:
+            if key not in memo:
+                memo[key] = compute()
+            return memo[key]  # type: ignore[return-value]
 
     @property
     def n_bars(self) -> int:

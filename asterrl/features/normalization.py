@@ -40,7 +40,7 @@ class ColumnStats:
         return cls(mean, std, int(payload["start"]), int(payload["stop"]))  # type: ignore[call-overload]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _scale(column: np.ndarray, mean: float, std: float, clip: float) -> np.ndarray:
     out = np.empty(column.shape[0])
     inverse = 1.0 / std if std > 0.0 else 1.0
@@ -52,7 +52,7 @@ def _scale(column: np.ndarray, mean: float, std: float, clip: float) -> np.ndarr
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rolling_normalize(column: np.ndarray, window: int, clip: float) -> np.ndarray:
     """Causal z-score of ``column`` over the last ``window`` values (0 on a flat window), clipped."""
     mean, var = rolling_mean_var(column, window)

@@ -212,13 +212,20 @@ class FeaturePipeline:
             )
         mean = np.empty(len(self.columns))
         std = np.empty(len(self.columns))
-        for index, values, _ in self._raw_columns(inputs.head(stop)):
-            mean[index], std[index] = column_stats(values[start:stop])
+        head = inputs.head(stop)
+        with head.sharing():
+            for index, values, _ in self._raw_columns(head):
+                mean[index], std[index] = column_stats(values[start:stop])
         self.stats = ColumnStats(mean, std, start, stop)
         return self
 
     def transform(self, inputs: MarketInputs) -> FeatureMatrix:
-        """Compute, scale and cast every column to float32."""
+        """Compute, scale and cast every column to float32.
+
+        Features run one after another. The kernels release the GIL, but two threads over features measured
+        no faster on the shared 2-core development box (1.19-1.24 s against 0.95-1.27 s serial, other work
+        running), so the pipeline does not spawn threads.
+        """
         if not self.is_fitted:
             raise ConfigError(
                 "fitted normalisation needs statistics: call fit() first or load a saved pipeline"
@@ -227,12 +234,13 @@ class FeaturePipeline:
         # Column-major, so that each column is written contiguously.
         matrix = np.empty((n, len(self.columns)), dtype=np.float32, order="F")
         warmup = self.warmup
-        for index, values, may_be_undefined in self._raw_columns(inputs):
-            scaled = normalize_column(values, self.normalization, self.stats, index)
-            matrix[:, index] = scaled
-            if may_be_undefined and warmup < n:
-                tail = matrix[warmup:, index]
-                tail[np.isnan(tail)] = 0.0
+        # Inside ``sharing`` intermediates used by several features (the TD Sequential pass) run once.
+        with inputs.sharing():
+            for index, values, may_be_undefined in self._raw_columns(inputs):
+                matrix[:, index] = normalize_column(values, self.normalization, self.stats, index)
+                if may_be_undefined and warmup < n:
+                    tail = matrix[warmup:, index]
+                    tail[np.isnan(tail)] = 0.0
         return FeatureMatrix(matrix, self.columns, inputs.timestamp.copy(), min(warmup, n))
 
     def fit_transform(self, inputs: MarketInputs, stop: int | None = None) -> FeatureMatrix:

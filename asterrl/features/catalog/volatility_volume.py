@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from asterrl.features.inputs import MarketInputs
 from asterrl.features.kernels import demark, rolling, statistics, volatility, volume
 from asterrl.features.registry import FeatureDef, Params, register
 
@@ -246,7 +247,13 @@ register(
     )
 )
 
+
 # --- DeMark ---------------------------------------------------------------------------------------------
+def _td_pass(data: MarketInputs) -> tuple[np.ndarray, ...]:
+    """One TD Sequential/Combo pass, shared by ``td_sequential`` and ``td_combo`` within a pipeline run."""
+    return data.shared("td_sequential", lambda: demark.td_sequential(data.high, data.low, data.close))
+
+
 _TDST = frozenset({"tdst_support", "tdst_resistance"})
 register(
     FeatureDef(
@@ -263,7 +270,7 @@ register(
             "tdst_support",
             "tdst_resistance",
         ),
-        lambda d, p: demark.td_sequential(d.high, d.low, d.close)[:7],
+        lambda d, p: _td_pass(d)[:7],
         lambda p: demark.SETUP_LOOKBACK,
         price_outputs=_TDST,
         may_be_undefined=_TDST,
@@ -276,7 +283,7 @@ register(
         "TD Combo buy and sell countdowns",
         {},
         ("buy_countdown", "sell_countdown"),
-        lambda d, p: demark.td_sequential(d.high, d.low, d.close)[7:],
+        lambda d, p: _td_pass(d)[7:],
         lambda p: demark.SETUP_LOOKBACK,
     )
 )

@@ -15,7 +15,7 @@ _EPOCH_WEEKDAY_SHIFT = 3
 _DEFAULT_FUNDING_GAP_MS = 8 * 3_600_000
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def funding_features(
     bar_close_ms: np.ndarray, funding_ms: np.ndarray, funding_rate: np.ndarray, mean_count: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -52,34 +52,50 @@ def funding_features(
     return rate, mean, hours
 
 
-@njit(cache=True)
+#: Slots of the direct-mapped memo of ``_cyclic`` (a power of two; enough for minute bars over a day).
+_MEMO_SLOTS = 4096
+
+
+@njit(cache=True, nogil=True)
+def _cyclic(timestamp_ms: np.ndarray, offset_ms: int, period_ms: int) -> tuple[np.ndarray, np.ndarray]:
+    """sin and cos of 2π · ((t + offset) mod period) / period for each timestamp t (ms).
+
+    Bars repeat a handful of phases (24 per day for hourly bars), so each distinct phase's sin/cos is kept
+    in a small direct-mapped memo; a bar whose phase is in the memo costs a lookup, not two trig calls.
+    """
+    n = timestamp_ms.shape[0]
+    s = np.empty(n)
+    c = np.empty(n)
+    keys = np.full(_MEMO_SLOTS, -1, dtype=np.int64)
+    sines = np.empty(_MEMO_SLOTS)
+    cosines = np.empty(_MEMO_SLOTS)
+    scale = 2.0 * np.pi / period_ms
+    for t in range(n):
+        phase = (timestamp_ms[t] + offset_ms) % period_ms
+        slot = (phase ^ (phase >> 17) ^ (phase >> 29)) & (_MEMO_SLOTS - 1)
+        if keys[slot] != phase:
+            angle = phase * scale
+            keys[slot] = phase
+            sines[slot] = np.sin(angle)
+            cosines[slot] = np.cos(angle)
+        s[t] = sines[slot]
+        c[t] = cosines[slot]
+    return s, c
+
+
+@njit(cache=True, nogil=True)
 def hour_of_day(timestamp_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """sin and cos of 2π · (UTC hour + minute/60) / 24 at the bar's open time."""
-    n = timestamp_ms.shape[0]
-    s = np.empty(n)
-    c = np.empty(n)
-    for t in range(n):
-        angle = 2.0 * np.pi * ((timestamp_ms[t] % _MS_PER_DAY) / _MS_PER_HOUR) / 24.0
-        s[t] = np.sin(angle)
-        c[t] = np.cos(angle)
-    return s, c
+    return _cyclic(timestamp_ms, 0, _MS_PER_DAY)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def day_of_week(timestamp_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """sin and cos of 2π · (UTC weekday, Monday = 0, plus the fraction of the day) / 7 at the bar's open."""
-    n = timestamp_ms.shape[0]
-    s = np.empty(n)
-    c = np.empty(n)
-    for t in range(n):
-        days = timestamp_ms[t] / _MS_PER_DAY + _EPOCH_WEEKDAY_SHIFT
-        angle = 2.0 * np.pi * (days % 7.0) / 7.0
-        s[t] = np.sin(angle)
-        c[t] = np.cos(angle)
-    return s, c
+    return _cyclic(timestamp_ms, _EPOCH_WEEKDAY_SHIFT * _MS_PER_DAY, 7 * _MS_PER_DAY)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def correlation_beta(
     close: np.ndarray, reference_close: np.ndarray, window: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -88,7 +104,7 @@ def correlation_beta(
     return rolling_corr_beta(simple_returns(close), simple_returns(reference_close), window)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def relative_strength(close: np.ndarray, reference_close: np.ndarray, window: int) -> np.ndarray:
     """Log return of the asset minus that of the reference over ``window`` bars."""
     n = close.shape[0]

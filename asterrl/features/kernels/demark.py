@@ -28,17 +28,17 @@ from asterrl.features.kernels.rolling import sma
 SETUP_LOOKBACK = 4
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _combo_buy_qualifies(high: np.ndarray, low: np.ndarray, close: np.ndarray, t: int, last: float) -> bool:
     return close[t] <= low[t - 2] and low[t] < low[t - 1] and close[t] < close[t - 1] and close[t] < last
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _combo_sell_qualifies(high: np.ndarray, low: np.ndarray, close: np.ndarray, t: int, last: float) -> bool:
     return close[t] >= high[t - 2] and high[t] > high[t - 1] and close[t] > close[t - 1] and close[t] > last
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def td_sequential(
     high: np.ndarray, low: np.ndarray, close: np.ndarray
 ) -> tuple[
@@ -171,7 +171,7 @@ def td_sequential(
     return buy_setup, sell_setup, perfection, buy_cd, sell_cd, support, resistance, buy_combo, sell_combo
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def demarker(high: np.ndarray, low: np.ndarray, period: int) -> np.ndarray:
     """DeMarker oscillator (0–1): SMA(DeMax) / (SMA(DeMax) + SMA(DeMin)) with DeMax = max(H − H₋₁, 0) and
     DeMin = max(L₋₁ − L, 0); 0.5 when the window has no movement. First value at bar ``period``."""

@@ -12,7 +12,7 @@ from asterrl.features.kernels.rolling import rolling_sum
 PER_MILLION = 1e6
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def amihud_illiquidity(close: np.ndarray, volume: np.ndarray, window: int) -> np.ndarray:
     """Amihud (2002): mean over the last ``window`` bars of |log return| / quote notional (close × volume),
     per million USDT. Bars with no volume are left out of the mean; 0 if the whole window is empty."""
@@ -35,7 +35,7 @@ def amihud_illiquidity(close: np.ndarray, volume: np.ndarray, window: int) -> np
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def roll_spread(close: np.ndarray, window: int) -> np.ndarray:
     """Roll (1984): ``2·sqrt(−cov(Δp_t, Δp_{t−1}))`` over the last ``window`` pairs of log-price changes;
     0 when the autocovariance is not negative. First value at bar ``window + 1``."""
@@ -67,26 +67,40 @@ def roll_spread(close: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def corwin_schultz_spread(high: np.ndarray, low: np.ndarray, window: int) -> np.ndarray:
     """Corwin & Schultz (2012) high–low spread from each pair of adjacent bars (negative estimates set to 0),
     averaged over the last ``window`` pairs. First value at bar ``window``."""
     n = high.shape[0]
-    estimate = np.full(n, np.nan)
+    out = np.full(n, np.nan)
+    if window < 1 or n <= window:
+        return out
+    # α = (√(2β) − √β)/(3 − 2√2) − √(γ/(3 − 2√2)) = √β·(√2 − 1)/(3 − 2√2) − |g|/√(3 − 2√2), and the
+    # spread 2(e^α − 1)/(1 + e^α) needs e^α once; ln(H/L) of bar t is reused as the previous bar's at t+1.
     denominator = 3.0 - 2.0 * np.sqrt(2.0)
+    beta_scale = (np.sqrt(2.0) - 1.0) / denominator
+    gamma_scale = 1.0 / np.sqrt(denominator)
+    recent = np.empty(window)
+    total = 0.0
+    previous = np.log(high[0] / low[0])
     for t in range(1, n):
         a = np.log(high[t] / low[t])
-        b = np.log(high[t - 1] / low[t - 1])
-        beta = a * a + b * b
-        g = np.log(max(high[t], high[t - 1]) / min(low[t], low[t - 1]))
-        gamma = g * g
-        alpha = (np.sqrt(2.0 * beta) - np.sqrt(beta)) / denominator - np.sqrt(gamma / denominator)
-        spread = 2.0 * (np.exp(alpha) - 1.0) / (1.0 + np.exp(alpha))
-        estimate[t] = max(spread, 0.0)
-    return rolling_sum(estimate, window) / window
+        beta = a * a + previous * previous
+        previous = a
+        g = abs(np.log(max(high[t], high[t - 1]) / min(low[t], low[t - 1])))
+        growth = np.exp(np.sqrt(beta) * beta_scale - g * gamma_scale)
+        spread = max(2.0 * (growth - 1.0) / (1.0 + growth), 0.0)
+        slot = (t - 1) % window
+        total += spread
+        if t > window:
+            total -= recent[slot]
+        recent[slot] = spread
+        if t >= window:
+            out[t] = total / window
+    return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def kyle_lambda(close: np.ndarray, volume: np.ndarray, window: int) -> np.ndarray:
     """Kyle's lambda proxy: OLS slope (with intercept) of the bar's log return on its signed quote notional
     ``sign(r) · close · volume``, over the last ``window`` bars, in return per million USDT."""
@@ -118,7 +132,7 @@ def kyle_lambda(close: np.ndarray, volume: np.ndarray, window: int) -> np.ndarra
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def taker_imbalance(volume: np.ndarray, taker_buy_volume: np.ndarray, window: int) -> np.ndarray:
     """Mean over ``window`` bars of ``(taker buys − taker sells) / volume`` (−1 to 1; 0 for empty bars)."""
     n = volume.shape[0]

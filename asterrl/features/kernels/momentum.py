@@ -9,7 +9,7 @@ from numba import njit
 from asterrl.features.kernels.rolling import ema, first_valid, rolling_max, rolling_min, sma
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rsi(x: np.ndarray, period: int) -> np.ndarray:
     """Wilder's RSI: average gain and loss seeded by their simple means over the first ``period`` changes,
     then Wilder-smoothed; from bar ``first valid + period``. A flat window gives 50."""
@@ -28,23 +28,20 @@ def rsi(x: np.ndarray, period: int) -> np.ndarray:
             gain += change
     gain /= period
     loss /= period
+    # Multiplying by 1/period rather than dividing shortens the dependency chain; each value moves by at
+    # most an ulp and Wilder's smoothing does not accumulate such differences.
+    inverse = 1.0 / period
     for t in range(start + period, n):
         if t > start + period:
             change = x[t] - x[t - 1]
-            gain *= period - 1
-            loss *= period - 1
-            if change < 0.0:
-                loss -= change
-            else:
-                gain += change
-            gain /= period
-            loss /= period
+            gain = (gain * (period - 1) + max(change, 0.0)) * inverse
+            loss = (loss * (period - 1) + max(-change, 0.0)) * inverse
         total = gain + loss
         out[t] = 100.0 * (gain / total) if total != 0.0 else 50.0
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def fast_stochastic(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int) -> np.ndarray:
     """Raw %K: where the close sits in the ``period``-bar high–low range, in points (0 on a flat range)."""
     n = close.shape[0]
@@ -59,7 +56,7 @@ def fast_stochastic(high: np.ndarray, low: np.ndarray, close: np.ndarray, period
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def stochastic(
     high: np.ndarray, low: np.ndarray, close: np.ndarray, k_period: int, k_smooth: int, d_period: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -68,7 +65,7 @@ def stochastic(
     return k, sma(k, d_period)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def stochastic_rsi(
     x: np.ndarray, rsi_period: int, k_period: int, d_period: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -78,7 +75,7 @@ def stochastic_rsi(
     return k, sma(k, d_period)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def williams_r(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int) -> np.ndarray:
     """Williams %R in points, −100 (close at the low) to 0 (at the high); 0 on a flat range."""
     n = close.shape[0]
@@ -93,20 +90,27 @@ def williams_r(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int
     return out
 
 
-@njit(cache=True)
+# The window sums may be reassociated (SIMD): over a short window that moves CCI by a few ulps of the
+# typical price, far inside the 1e-9 parity with TA-Lib.
+@njit(cache=True, nogil=True, fastmath={"reassoc", "nsz"})
 def cci(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int) -> np.ndarray:
     """Commodity Channel Index: (TP − SMA(TP)) / (0.015 · mean absolute deviation), TP = (H + L + C)/3."""
     n = close.shape[0]
     out = np.full(n, np.nan)
-    typical = (high + low + close) / 3.0
+    if period < 1 or n < period:
+        return out
+    typical = np.empty(n)
+    for t in range(n):
+        typical[t] = (high[t] + low[t] + close[t]) / 3.0
     for t in range(period - 1, n):
+        window = typical[t - period + 1 : t + 1]
         average = 0.0
-        for j in range(t - period + 1, t + 1):
-            average += typical[j]
+        for j in range(period):
+            average += window[j]
         average /= period
         deviation = 0.0
-        for j in range(t - period + 1, t + 1):
-            deviation += abs(typical[j] - average)
+        for j in range(period):
+            deviation += abs(window[j] - average)
         distance = typical[t] - average
         if distance != 0.0 and deviation != 0.0:
             out[t] = distance / (0.015 * (deviation / period))
@@ -115,7 +119,7 @@ def cci(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int) -> np
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rate_of_change(x: np.ndarray, period: int) -> np.ndarray:
     """Percent change over ``period`` bars."""
     n = x.shape[0]
@@ -125,7 +129,7 @@ def rate_of_change(x: np.ndarray, period: int) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def momentum(x: np.ndarray, period: int) -> np.ndarray:
     """Price change over ``period`` bars, quote currency."""
     n = x.shape[0]
@@ -135,7 +139,7 @@ def momentum(x: np.ndarray, period: int) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def trix(x: np.ndarray, period: int) -> np.ndarray:
     """TRIX: one-bar percent change of the triple EMA; from bar ``3·(period − 1) + 1``."""
     triple = ema(ema(ema(x, period), period), period)
@@ -146,7 +150,7 @@ def trix(x: np.ndarray, period: int) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def ultimate_oscillator(
     high: np.ndarray, low: np.ndarray, close: np.ndarray, short: int, medium: int, long: int
 ) -> np.ndarray:
@@ -184,7 +188,7 @@ def ultimate_oscillator(
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def money_flow_index(
     high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray, period: int
 ) -> np.ndarray:

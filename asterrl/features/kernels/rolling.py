@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def first_valid(x: np.ndarray) -> int:
     """Index of the first non-NaN value of ``x`` (``len(x)`` when there is none)."""
     for i in range(x.shape[0]):
@@ -20,7 +20,7 @@ def first_valid(x: np.ndarray) -> int:
     return x.shape[0]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def sma(x: np.ndarray, period: int) -> np.ndarray:
     """Simple moving average over ``period`` values, starting at the first non-NaN value of ``x``."""
     n = x.shape[0]
@@ -40,7 +40,7 @@ def sma(x: np.ndarray, period: int) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def ema_seeded_at(x: np.ndarray, period: int, alpha: float, seed_end: int) -> np.ndarray:
     """EMA with smoothing ``alpha`` whose first value, at ``seed_end``, is the SMA of the ``period`` values
     ending there; NaN before ``seed_end``."""
@@ -59,19 +59,19 @@ def ema_seeded_at(x: np.ndarray, period: int, alpha: float, seed_end: int) -> np
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def ema_alpha(x: np.ndarray, period: int, alpha: float) -> np.ndarray:
     """EMA with smoothing ``alpha``, seeded by the SMA of the first ``period`` valid values."""
     return ema_seeded_at(x, period, alpha, first_valid(x) + period - 1)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def ema(x: np.ndarray, period: int) -> np.ndarray:
     """EMA with ``alpha = 2 / (period + 1)``, seeded by an SMA (TA-Lib's default convention)."""
     return ema_alpha(x, period, 2.0 / (period + 1.0))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def wma(x: np.ndarray, period: int) -> np.ndarray:
     """Linearly weighted moving average (weights 1..period, newest heaviest), O(1) per bar."""
     n = x.shape[0]
@@ -97,7 +97,7 @@ def wma(x: np.ndarray, period: int) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rolling_sum(x: np.ndarray, window: int) -> np.ndarray:
     """Sum of the last ``window`` values (NaN until ``window`` valid values are in)."""
     n = x.shape[0]
@@ -115,52 +115,97 @@ def rolling_sum(x: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rolling_extreme(x: np.ndarray, window: int, is_max: bool) -> tuple[np.ndarray, np.ndarray]:
     """Rolling max (or min) over ``window`` values and the index where it occurs (latest on ties).
 
-    A monotonic deque keeps this O(n) whatever the window.
+    van Herk / Gil-Werman: the series is cut into blocks of ``window`` values; the extreme of a window is
+    the better of a suffix extreme of the previous block and a prefix extreme of the current one. That is
+    three comparisons per value, O(n) whatever the window or the data, with a ``window``-long scratch.
     """
     n = x.shape[0]
     values = np.full(n, np.nan)
     where = np.full(n, -1, dtype=np.int64)
     start = first_valid(x)
-    if window < 1:
+    if window < 1 or n - start < window:
         return values, where
-    deque = np.empty(n - start + 1, dtype=np.int64)
-    head = 0
-    tail = 0
-    for i in range(start, n):
-        v = x[i]
-        if is_max:
-            while tail > head and x[deque[tail - 1]] <= v:
-                tail -= 1
-        else:
-            while tail > head and x[deque[tail - 1]] >= v:
-                tail -= 1
-        deque[tail] = i
-        tail += 1
-        if deque[head] <= i - window:
-            head += 1
-        if i >= start + window - 1:
-            values[i] = x[deque[head]]
-            where[i] = deque[head]
+    sign = 1.0 if is_max else -1.0
+    suffix = np.empty(window)
+    suffix_at = np.empty(window, dtype=np.int64)
+    for block in range(start, n, window):
+        stop = min(block + window, n)
+        best = -np.inf
+        best_at = block
+        for i in range(block, stop):
+            v = sign * x[i]
+            if v >= best:  # latest index on ties
+                best = v
+                best_at = i
+            offset = i - block + 1
+            if offset < window:
+                if i - window + 1 < start:
+                    continue
+                if suffix[offset] > best:  # an earlier bar wins only when strictly better
+                    values[i] = sign * suffix[offset]
+                    where[i] = suffix_at[offset]
+                    continue
+            values[i] = sign * best
+            where[i] = best_at
+        if stop - block == window:
+            best = -np.inf
+            best_at = stop - 1
+            for i in range(stop - 1, block - 1, -1):
+                v = sign * x[i]
+                if v > best:  # keeps the latest index on ties
+                    best = v
+                    best_at = i
+                suffix[i - block] = best
+                suffix_at[i - block] = best_at
     return values, where
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
+def _rolling_extreme_values(x: np.ndarray, window: int, is_max: bool) -> np.ndarray:
+    """Values-only ``rolling_extreme`` (same blocks, no index bookkeeping)."""
+    n = x.shape[0]
+    values = np.full(n, np.nan)
+    start = first_valid(x)
+    if window < 1 or n - start < window:
+        return values
+    sign = 1.0 if is_max else -1.0
+    suffix = np.empty(window)
+    for block in range(start, n, window):
+        stop = min(block + window, n)
+        best = -np.inf
+        for i in range(block, stop):
+            best = max(best, sign * x[i])
+            offset = i - block + 1
+            if offset < window:
+                if i - window + 1 >= start:
+                    values[i] = sign * max(suffix[offset], best)
+            else:
+                values[i] = sign * best
+        if stop - block == window:
+            best = -np.inf
+            for i in range(stop - 1, block - 1, -1):
+                best = max(best, sign * x[i])
+                suffix[i - block] = best
+    return values
+
+
+@njit(cache=True, nogil=True)
 def rolling_max(x: np.ndarray, window: int) -> np.ndarray:
     """Highest of the last ``window`` values."""
-    return rolling_extreme(x, window, True)[0]
+    return _rolling_extreme_values(x, window, True)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rolling_min(x: np.ndarray, window: int) -> np.ndarray:
     """Lowest of the last ``window`` values."""
-    return rolling_extreme(x, window, False)[0]
+    return _rolling_extreme_values(x, window, False)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rolling_mean_var(x: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
     """Rolling mean and population variance over ``window`` values (add/remove Welford update)."""
     n = x.shape[0]
@@ -192,7 +237,7 @@ def rolling_mean_var(x: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray
     return mean_out, var_out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rolling_zscore(x: np.ndarray, window: int) -> np.ndarray:
     """``(x - rolling mean) / rolling population std``; 0 where the window is flat."""
     mean, var = rolling_mean_var(x, window)
@@ -203,7 +248,7 @@ def rolling_zscore(x: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rolling_corr_beta(x: np.ndarray, y: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
     """Rolling Pearson correlation of ``x`` and ``y`` and the OLS slope of ``x`` on ``y`` (beta of x to y).
 
@@ -246,7 +291,7 @@ def rolling_corr_beta(x: np.ndarray, y: np.ndarray, window: int) -> tuple[np.nda
     return corr, beta
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def log_returns(close: np.ndarray, lag: int) -> np.ndarray:
     """``ln(close[t] / close[t - lag])`` (NaN for the first ``lag`` bars)."""
     n = close.shape[0]
@@ -256,7 +301,7 @@ def log_returns(close: np.ndarray, lag: int) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def simple_returns(close: np.ndarray) -> np.ndarray:
     """``close[t] / close[t - 1] - 1`` computed as TA-Lib does, ``(c_t - c_{t-1}) / c_{t-1}``."""
     n = close.shape[0]

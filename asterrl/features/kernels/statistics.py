@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from asterrl.features.kernels.rolling import first_valid, rolling_corr_beta, rolling_mean_var
+from asterrl.features.kernels.rolling import first_valid, rolling_corr_beta
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rolling_moments(x: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
     """Rolling skewness ``m3 / m2^1.5`` and excess kurtosis ``m4 / m2² − 3`` of ``x`` over ``window``
     values; 0 for both on a constant window.
@@ -60,7 +60,56 @@ def rolling_moments(x: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]
     return skew, kurt
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True, inline="always")
+def _slide(
+    log_price: np.ndarray,
+    t: int,
+    lag: int,
+    window: int,
+    inverse: float,
+    mean: np.ndarray,
+    m2: np.ndarray,
+    var: np.ndarray,
+    j: int,
+) -> None:
+    """Move one lag's window of differences a bar on (the add/remove update of ``rolling_mean_var``)."""
+    d = log_price[t] - log_price[t - lag]
+    gone = log_price[t - window] - log_price[t - window - lag]
+    new_mean = mean[j] + (d - gone) * inverse
+    m2[j] += (d - gone) * (d - new_mean + gone - mean[j])
+    mean[j] = new_mean
+    if m2[j] < 0.0:
+        m2[j] = 0.0
+    var[j] = m2[j] * inverse
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _hurst_slope(var: np.ndarray, powers: np.ndarray, factor: float) -> float:
+    """Slope of ln σ_k on ln k from the per-lag variances (0.5 when a window is flat)."""
+    count = var.shape[0]
+    if var[0] <= 0.0:
+        return 0.5
+    inverse_base = 1.0 / var[0]
+    numerator = 1.0
+    denominator = 1.0
+    for j in range(1, count):
+        if var[j] <= 0.0:
+            return 0.5
+        ratio = var[j] * inverse_base
+        for _ in range(powers[j]):
+            numerator *= ratio
+        for _ in range(-powers[j]):
+            denominator *= ratio
+    product = numerator / denominator
+    if 0.0 < product < np.inf:
+        return np.log(product) * factor
+    total = 0.0  # the product left the float range (extreme ratios, many lags): sum the logarithms
+    for j in range(1, count):
+        total += powers[j] * np.log(var[j] * inverse_base)
+    return total * factor
+
+
+@njit(cache=True, nogil=True)
 def hurst_exponent(log_price: np.ndarray, window: int, max_lag: int) -> np.ndarray:
     """Rolling Hurst exponent from the scaling of lagged differences (generalised Hurst, q = 2).
 
@@ -68,46 +117,59 @@ def hurst_exponent(log_price: np.ndarray, window: int, max_lag: int) -> np.ndarr
     differences of ``log_price``; H is the least-squares slope of ln σ_k on ln k. 0.5 for a random walk,
     above for trending, below for mean-reverting series; 0.5 where a window is flat. First value at
     ``window + max_lag' − 1`` where max_lag' is the largest power of two ≤ ``max_lag``.
+
+    One pass keeps a rolling variance per lag. As ln k_j = j·ln 2 and the centred weights sum to zero, the
+    slope is ``ln2/(2·Σ(j−m)²) · Σ(2j − (count−1)) · ln(σ²_j / σ²_0) / 2``: one logarithm per bar, of a
+    product of variance ratios (a sum of logarithms where that product would leave the float range).
     """
     n = log_price.shape[0]
     out = np.full(n, np.nan)
-    lags = []
+    count = 0
     k = 1
     while k <= max_lag:
-        lags.append(k)
+        count += 1
         k *= 2
-    count = len(lags)
-    if count < 2:
+    if count < 2 or window < 1:
         return out
-    xs = np.empty(count)
+    lags = np.empty(count, dtype=np.int64)
+    powers = np.empty(count, dtype=np.int64)
     for j in range(count):
-        xs[j] = np.log(lags[j])
-    x_mean = xs.mean()
-    centred = xs - x_mean
-    denominator = (centred * centred).sum()
-    log_std = np.full((count, n), np.nan)
+        lags[j] = 1 << j
+        powers[j] = 2 * j - (count - 1)
+    half_spread = 0.0
     for j in range(count):
-        lag = lags[j]
-        diffs = np.full(n, np.nan)
-        for t in range(lag, n):
-            diffs[t] = log_price[t] - log_price[t - lag]
-        _, var = rolling_mean_var(diffs, window)
-        for t in range(n):
-            if not np.isnan(var[t]):
-                log_std[j, t] = 0.5 * np.log(var[t]) if var[t] > 0.0 else -np.inf
-    for t in range(window + lags[count - 1] - 1, n):
-        slope = 0.0
-        finite = True
+        half_spread += (j - (count - 1) / 2.0) ** 2
+    # slope = Σ c_j · ½ ln σ²_j / Σ c_j², c_j = (j − m) ln 2  →  ln(Π r_j^{2(j−m)}) / (4 ln2 · Σ(j−m)²).
+    factor = 1.0 / (4.0 * np.log(2.0) * half_spread)
+    mean = np.zeros(count)
+    m2 = np.zeros(count)
+    var = np.zeros(count)
+    inverse = 1.0 / window
+    first = window + lags[count - 1] - 1
+    for t in range(1, min(first + 1, n)):  # warm-up: each lag fills its first window
         for j in range(count):
-            if not np.isfinite(log_std[j, t]):
-                finite = False
+            lag = lags[j]
+            if t < lag:
                 break
-            slope += centred[j] * log_std[j, t]
-        out[t] = slope / denominator if finite else 0.5
+            d = log_price[t] - log_price[t - lag]
+            i = t - lag
+            if i < window:
+                delta = d - mean[j]
+                mean[j] += delta / (i + 1)
+                m2[j] += delta * (d - mean[j])
+                var[j] = max(m2[j] * inverse, 0.0)
+            else:
+                _slide(log_price, t, lag, window, inverse, mean, m2, var, j)
+    if first < n:
+        out[first] = _hurst_slope(var, powers, factor)
+    for t in range(first + 1, n):
+        for j in range(count):
+            _slide(log_price, t, lags[j], window, inverse, mean, m2, var, j)
+        out[t] = _hurst_slope(var, powers, factor)
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def autocorrelation(x: np.ndarray, window: int, lag: int) -> np.ndarray:
     """Rolling Pearson correlation of ``x[t]`` with ``x[t − lag]`` over the last ``window`` pairs."""
     n = x.shape[0]

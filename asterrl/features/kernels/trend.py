@@ -8,7 +8,6 @@ from numba import njit
 
 from asterrl.features.kernels.rolling import (
     ema,
-    ema_seeded_at,
     first_valid,
     rolling_extreme,
     rolling_max,
@@ -17,7 +16,7 @@ from asterrl.features.kernels.rolling import (
 from asterrl.features.kernels.volatility import atr
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def dema(x: np.ndarray, period: int) -> np.ndarray:
     """Double EMA ``2·EMA − EMA(EMA)``; first value at ``2·(period − 1)``."""
     e1 = ema(x, period)
@@ -28,7 +27,7 @@ def dema(x: np.ndarray, period: int) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def tema(x: np.ndarray, period: int) -> np.ndarray:
     """Triple EMA ``3·E1 − 3·E2 + E3``; first value at ``3·(period − 1)``."""
     e1 = ema(x, period)
@@ -40,7 +39,7 @@ def tema(x: np.ndarray, period: int) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def kama(x: np.ndarray, period: int, fast: int, slow: int) -> np.ndarray:
     """Kaufman adaptive moving average: the efficiency ratio over ``period`` bars scales the smoothing
     between ``2/(fast+1)`` and ``2/(slow+1)`` (squared). Seeded with the close at ``period − 1``."""
@@ -68,7 +67,7 @@ def kama(x: np.ndarray, period: int, fast: int, slow: int) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def macd(x: np.ndarray, fast: int, slow: int, signal: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """MACD line (fast EMA − slow EMA), its signal EMA and the histogram (line − signal).
 
@@ -82,20 +81,44 @@ def macd(x: np.ndarray, fast: int, slow: int, signal: int) -> tuple[np.ndarray, 
     sig = np.full(n, np.nan)
     hist = np.full(n, np.nan)
     seed = slow - 1
-    if n <= seed + signal - 1:
+    first = seed + signal - 1
+    if fast < 1 or signal < 1 or n <= first or first_valid(x) > 0:
         return line, sig, hist
-    fast_ema = ema_seeded_at(x, fast, 2.0 / (fast + 1.0), seed)
-    slow_ema = ema_seeded_at(x, slow, 2.0 / (slow + 1.0), seed)
-    raw = fast_ema - slow_ema
-    signal_ema = ema_seeded_at(raw, signal, 2.0 / (signal + 1.0), seed + signal - 1)
-    for i in range(seed + signal - 1, n):
-        line[i] = raw[i]
-        sig[i] = signal_ema[i]
-        hist[i] = raw[i] - signal_ema[i]
+    # One pass over the three EMAs (same arithmetic as ``ema_seeded_at``, run side by side).
+    fast_alpha = 2.0 / (fast + 1.0)
+    slow_alpha = 2.0 / (slow + 1.0)
+    signal_alpha = 2.0 / (signal + 1.0)
+    fast_ema = 0.0
+    for i in range(seed - fast + 1, seed + 1):
+        fast_ema += x[i]
+    fast_ema /= fast
+    slow_ema = 0.0
+    for i in range(0, seed + 1):
+        slow_ema += x[i]
+    slow_ema /= slow
+    signal_ema = fast_ema - slow_ema
+    for t in range(seed + 1, n):
+        fast_ema = ((x[t] - fast_ema) * fast_alpha) + fast_ema
+        slow_ema = ((x[t] - slow_ema) * slow_alpha) + slow_ema
+        raw = fast_ema - slow_ema
+        if t < first:
+            signal_ema += raw
+            continue
+        if t == first:
+            signal_ema = (signal_ema + raw) / signal
+        else:
+            signal_ema = ((raw - signal_ema) * signal_alpha) + signal_ema
+        line[t] = raw
+        sig[t] = signal_ema
+        hist[t] = raw - signal_ema
+    if first == seed:  # signal period 1: the signal is the line itself
+        line[seed] = signal_ema
+        sig[seed] = signal_ema
+        hist[seed] = 0.0
     return line, sig, hist
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _true_range(high: float, low: float, prev_close: float) -> float:
     tr = high - low
     up = abs(prev_close - high)
@@ -107,7 +130,7 @@ def _true_range(high: float, low: float, prev_close: float) -> float:
     return tr
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def dmi(
     high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -167,7 +190,7 @@ def dmi(
     return plus_di, minus_di, adx
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def aroon(high: np.ndarray, low: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Aroon up, down and oscillator in points: how recently (within ``period + 1`` bars) the high/low was
     made. Ties go to the most recent bar."""
@@ -185,7 +208,7 @@ def aroon(high: np.ndarray, low: np.ndarray, period: int) -> tuple[np.ndarray, n
     return up, down, osc
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def parabolic_sar(high: np.ndarray, low: np.ndarray, acceleration: float, maximum: float) -> np.ndarray:
     """Wilder's Parabolic SAR (stop level for bar t, reversal checked against bar t's range); TA-Lib's
     start: the first direction is short when bar 1 has a larger down-move than up-move."""
@@ -241,7 +264,7 @@ def parabolic_sar(high: np.ndarray, low: np.ndarray, acceleration: float, maximu
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def ichimoku(
     high: np.ndarray, low: np.ndarray, tenkan: int, kijun: int, senkou: int, displacement: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -260,7 +283,7 @@ def ichimoku(
     return conv, base, span_a, span_b
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def supertrend(
     high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int, multiplier: float
 ) -> tuple[np.ndarray, np.ndarray]:

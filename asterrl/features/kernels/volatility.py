@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from asterrl.features.kernels.rolling import ema, rolling_max, rolling_mean_var, rolling_min, rolling_sum, sma
+from asterrl.features.kernels.rolling import ema, first_valid, rolling_max, rolling_min, rolling_sum
 
 _LN2 = np.log(2.0)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def true_range(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
     """Wilder's true range, quote currency; NaN at bar 0 (no previous close)."""
     n = high.shape[0]
@@ -21,27 +21,29 @@ def true_range(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarr
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int) -> np.ndarray:
     """Average true range (Wilder smoothing seeded by the SMA of the first ``period`` ranges); from bar
     ``period``."""
-    tr = true_range(high, low, close)
     n = high.shape[0]
     out = np.full(n, np.nan)
     if period < 1 or n <= period:
         return out
     total = 0.0
     for t in range(1, period + 1):
-        total += tr[t]
+        total += max(high[t], close[t - 1]) - min(low[t], close[t - 1])
     prev = total / period
     out[period] = prev
+    # Multiplying by 1/period shortens the dependency chain (a division costs ~4 multiplications); it
+    # moves each value by at most an ulp, and Wilder's smoothing does not accumulate such differences.
+    inverse = 1.0 / period
     for t in range(period + 1, n):
-        prev = ((prev * (period - 1)) + tr[t]) / period
+        prev = ((prev * (period - 1)) + (max(high[t], close[t - 1]) - min(low[t], close[t - 1]))) * inverse
         out[t] = prev
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def natr(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int) -> np.ndarray:
     """ATR as a percentage of the close."""
     values = atr(high, low, close, period)
@@ -51,32 +53,58 @@ def natr(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int) -> n
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def bollinger(
     x: np.ndarray, period: int, width: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Bollinger bands ``SMA ± width·σ`` (population σ over ``period``), %B ``(x − lower)/(upper − lower)``
     (0.5 on a flat window) and band width ``(upper − lower)/middle``."""
     n = x.shape[0]
-    middle = sma(x, period)
-    _, var = rolling_mean_var(x, period)
     upper = np.full(n, np.nan)
+    middle = np.full(n, np.nan)
     lower = np.full(n, np.nan)
     pctb = np.full(n, np.nan)
     bandwidth = np.full(n, np.nan)
-    for t in range(n):
-        if np.isnan(middle[t]):
-            continue
-        deviation = width * np.sqrt(var[t])
-        upper[t] = middle[t] + deviation
-        lower[t] = middle[t] - deviation
+    start = first_valid(x)
+    if period < 1 or n - start < period:
+        return upper, middle, lower, pctb, bandwidth
+    # One pass: the running sum of ``sma`` and the add/remove variance update of ``rolling_mean_var``.
+    total = 0.0
+    for i in range(start, start + period - 1):
+        total += x[i]
+    mean = 0.0
+    m2 = 0.0
+    for k in range(period):
+        value = x[start + k]
+        delta = value - mean
+        mean += delta / (k + 1)
+        m2 += delta * (value - mean)
+    last = start + period - 1
+    var = max(m2 / period, 0.0)
+    for t in range(last, n):
+        if t > last:
+            incoming = x[t]
+            outgoing = x[t - period]
+            new_mean = mean + (incoming - outgoing) / period
+            m2 += (incoming - outgoing) * (incoming - new_mean + outgoing - mean)
+            mean = new_mean
+            if m2 < 0.0:
+                m2 = 0.0
+            var = m2 / period
+        total += x[t]
+        average = total / period
+        total -= x[t - period + 1]
+        deviation = width * np.sqrt(var)
+        upper[t] = average + deviation
+        middle[t] = average
+        lower[t] = average - deviation
         span = upper[t] - lower[t]
         pctb[t] = (x[t] - lower[t]) / span if span > 0.0 else 0.5
-        bandwidth[t] = span / middle[t] if middle[t] != 0.0 else 0.0
+        bandwidth[t] = span / average if average != 0.0 else 0.0
     return upper, middle, lower, pctb, bandwidth
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def keltner(
     high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int, atr_period: int, multiplier: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -86,7 +114,7 @@ def keltner(
     return middle + width, middle, middle - width
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def donchian(high: np.ndarray, low: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Donchian channel: highest high, midpoint and lowest low of the last ``period`` bars."""
     upper = rolling_max(high, period)
@@ -94,7 +122,7 @@ def donchian(high: np.ndarray, low: np.ndarray, period: int) -> tuple[np.ndarray
     return upper, (upper + lower) / 2.0, lower
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def realized_volatility(close: np.ndarray, window: int) -> np.ndarray:
     """Root mean square of the last ``window`` one-bar log returns (per bar)."""
     n = close.shape[0]
@@ -105,7 +133,7 @@ def realized_volatility(close: np.ndarray, window: int) -> np.ndarray:
     return np.sqrt(rolling_sum(squared, window) / window)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def parkinson(high: np.ndarray, low: np.ndarray, window: int) -> np.ndarray:
     """Parkinson (1980) range estimator ``sqrt(Σ ln(H/L)² / (4 ln2 · window))`` (per bar)."""
     n = high.shape[0]
@@ -116,7 +144,7 @@ def parkinson(high: np.ndarray, low: np.ndarray, window: int) -> np.ndarray:
     return np.sqrt(rolling_sum(term, window) / (4.0 * _LN2 * window))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def garman_klass(
     open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int
 ) -> np.ndarray:
@@ -131,7 +159,7 @@ def garman_klass(
     return np.sqrt(np.maximum(mean, 0.0))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def yang_zhang(
     open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int
 ) -> np.ndarray:
@@ -140,25 +168,51 @@ def yang_zhang(
     ln(C/O), σ²_RS the Rogers–Satchell mean. Needs ``window ≥ 2``; first value at bar ``window``."""
     n = high.shape[0]
     out = np.full(n, np.nan)
-    if window < 2:
+    if window < 2 or n <= window:
         return out
-    gap = np.full(n, np.nan)
-    body = np.full(n, np.nan)
-    rs = np.full(n, np.nan)
-    for t in range(1, n):
-        gap[t] = np.log(open_[t] / close[t - 1])
-        body[t] = np.log(close[t] / open_[t])
-        hc = np.log(high[t] / close[t])
-        ho = np.log(high[t] / open_[t])
-        lc = np.log(low[t] / close[t])
-        lo = np.log(low[t] / open_[t])
-        rs[t] = hc * ho + lc * lo
-    _, var_gap = rolling_mean_var(gap, window)
-    _, var_body = rolling_mean_var(body, window)
-    rs_mean = rolling_sum(rs, window) / window
+    # One pass: four logarithms per bar (ln(H/O) = ln(H/C) + ln(C/O), likewise for the low) and rolling
+    # sums over ring buffers of the last ``window`` gaps, bodies and Rogers–Satchell terms.
+    gaps = np.empty(window)
+    bodies = np.empty(window)
+    terms = np.empty(window)
+    gap_mean = 0.0
+    gap_m2 = 0.0
+    body_mean = 0.0
+    body_m2 = 0.0
+    rs_sum = 0.0
+    inverse = 1.0 / window
     k = 0.34 / (1.34 + (window + 1.0) / (window - 1.0))
     sample = window / (window - 1.0)
-    for t in range(window, n):
-        total = sample * var_gap[t] + k * sample * var_body[t] + (1.0 - k) * rs_mean[t]
-        out[t] = np.sqrt(max(total, 0.0))
+    for t in range(1, n):
+        gap = np.log(open_[t] / close[t - 1])
+        body = np.log(close[t] / open_[t])
+        hc = np.log(high[t] / close[t])
+        lc = np.log(low[t] / close[t])
+        rs = hc * (hc + body) + lc * (lc + body)
+        slot = (t - 1) % window
+        if t <= window:  # first window: Welford accumulation
+            count = t
+            delta = gap - gap_mean
+            gap_mean += delta / count
+            gap_m2 += delta * (gap - gap_mean)
+            delta = body - body_mean
+            body_mean += delta / count
+            body_m2 += delta * (body - body_mean)
+            rs_sum += rs
+        else:  # add the new bar, remove the one leaving the window
+            old = gaps[slot]
+            new_mean = gap_mean + (gap - old) * inverse
+            gap_m2 = max(gap_m2 + (gap - old) * (gap - new_mean + old - gap_mean), 0.0)
+            gap_mean = new_mean
+            old = bodies[slot]
+            new_mean = body_mean + (body - old) * inverse
+            body_m2 = max(body_m2 + (body - old) * (body - new_mean + old - body_mean), 0.0)
+            body_mean = new_mean
+            rs_sum += rs - terms[slot]
+        gaps[slot] = gap
+        bodies[slot] = body
+        terms[slot] = rs
+        if t >= window:
+            total = sample * gap_m2 * inverse + k * sample * body_m2 * inverse + (1.0 - k) * rs_sum * inverse
+            out[t] = np.sqrt(max(total, 0.0))
     return out

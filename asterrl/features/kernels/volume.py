@@ -9,7 +9,7 @@ from numba import njit
 from asterrl.features.kernels.rolling import rolling_sum, rolling_zscore
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def on_balance_volume(close: np.ndarray, volume: np.ndarray) -> np.ndarray:
     """OBV starting from the first bar's volume; adds volume on up-closes, subtracts on down-closes."""
     n = close.shape[0]
@@ -27,7 +27,7 @@ def on_balance_volume(close: np.ndarray, volume: np.ndarray) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _money_flow_volume(high: float, low: float, close: float, volume: float) -> float:
     span = high - low
     if span > 0.0:
@@ -35,7 +35,7 @@ def _money_flow_volume(high: float, low: float, close: float, volume: float) -> 
     return 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def accumulation_distribution(
     high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray
 ) -> np.ndarray:
@@ -49,7 +49,7 @@ def accumulation_distribution(
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def chaikin_oscillator(
     high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray, fast: int, slow: int
 ) -> np.ndarray:
@@ -76,7 +76,7 @@ def chaikin_oscillator(
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def chaikin_money_flow(
     high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray, window: int
 ) -> np.ndarray:
@@ -93,7 +93,7 @@ def chaikin_money_flow(
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rolling_vwap(
     high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray, window: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -112,7 +112,7 @@ def rolling_vwap(
     return vwap, distance
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def volume_zscore(volume: np.ndarray, window: int) -> np.ndarray:
     """(volume − rolling mean) / rolling population std over ``window`` bars; 0 on a constant window."""
     return rolling_zscore(volume, window)
