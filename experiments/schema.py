@@ -8,13 +8,17 @@ file are checked against it (unknown keys and wrong types fail at load time).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 
+from agents.config import register as register_agent_schemas
 from asterrl.data.config import DataConfig
 from asterrl.features.config import FeaturesConfig
+from asterrl.forecast.config import ForecastConfig
 from asterrl.risk import RiskLimits
 from envs.config import EnvConfig
+from experiments.training.config import ExperimentConfig, RayConfig, TrainConfig
 
 
 @dataclass
@@ -27,6 +31,12 @@ class AsterRLConfig:
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
     env: EnvConfig = field(default_factory=EnvConfig)
     risk: RiskLimits = field(default_factory=RiskLimits)
+    forecast: ForecastConfig = field(default_factory=ForecastConfig)
+    #: The agent: one of the schemas in ``agents/config.py`` (``conf/agent/*.yaml`` names which).
+    agent: Any = None
+    train: TrainConfig = field(default_factory=TrainConfig)
+    ray: RayConfig = field(default_factory=RayConfig)
+    experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
 
 
 SCHEMA_NAME = "asterrl_schema"
@@ -35,3 +45,4 @@ SCHEMA_NAME = "asterrl_schema"
 def register() -> None:
     """Register the schema under ``asterrl_schema`` (idempotent)."""
     ConfigStore.instance().store(name=SCHEMA_NAME, node=AsterRLConfig)
+    register_agent_schemas()

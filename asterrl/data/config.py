@@ -61,7 +61,7 @@ class DataConfig:
     #: Kline interval, e.g. 1m, 5m, 1h, 4h, 1d.
     interval: str = "1h"
     #: First bar to use, ISO date or datetime in UTC.
-    start: str = "2024-01-01"
+    start: str = "2020-01-01"
     #: End of the span (exclusive), ISO date in UTC; empty means up to the last closed bar.
     end: str = ""
     #: Load the funding-rate history (perps only).

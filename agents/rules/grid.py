@@ -1,0 +1,27 @@
+"""Grid trading with dynamic levels: lines around an EMA anchor, spaced by ATR."""
+
+from __future__ import annotations
+
+from agents.config import GridConfig
+from agents.policy import ActionMapping, FloatArray
+from agents.rules.base import PriceSeries, RuleAgent
+from agents.rules.kernels import grid_targets
+from asterrl.features.kernels.rolling import ema
+from asterrl.features.kernels.volatility import atr
+
+
+class GridTrader(RuleAgent):
+    """Buys a unit per line crossed downwards and sells one per line crossed upwards (see ``GridConfig``)."""
+
+    def __init__(self, config: GridConfig | None = None, mapping: ActionMapping | None = None) -> None:
+        super().__init__(mapping)
+        self.config = (config or GridConfig()).validate()
+        self.name = self.config.name
+
+    def compute_targets(self, series: PriceSeries) -> FloatArray:
+        c = self.config
+        anchor = ema(series.close, c.anchor_period)
+        spacing = c.spacing_atr * atr(series.high, series.low, series.close, c.atr_period)
+        return grid_targets(
+            series.close, anchor, spacing, c.levels, c.stop_levels, c.max_fraction, c.allow_short
+        )

@@ -1,0 +1,73 @@
+"""``asterrl forecast [-o DIR] [--quiet] [key=value ...]``: train walk-forward forecasters, write the results.
+
+Composes ``conf/config.yaml`` (``data``, ``features``, ``forecast`` groups) with the overrides, loads the
+market, computes the feature set, trains every configured model over purged walk-forward folds and writes
+the artifact directory (fold plan, per-fold models, feature pipeline, out-of-fold forecasts as Parquet,
+``report.md``, ``metrics.json``, TensorBoard scalars). Examples::
+
+    asterrl forecast data=shared_btcusdt_1h
+    asterrl forecast data=synthetic forecast=tiny forecast.horizon=8 -o /tmp/fc
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from asterrl.errors import ConfigError
+from asterrl.features import FeaturesConfig
+from asterrl.forecast import ForecastConfig, train_forecasts
+from experiments.cli import split_overrides
+from experiments.config import load_config
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ConfigError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="asterrl forecast", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("-o", "--output", type=Path, help="artifact directory (default: forecast.output_dir)")
+    parser.add_argument("--quiet", action="store_true", help="print only the final summary")
+    return parser
+
+
+def run(argv: Sequence[str]) -> int:
+    """Entry point used by ``experiments.cli`` with the tokens after ``forecast``."""
+    options, overrides = split_overrides(argv)
+    args = _parser().parse_args(options)
+    cfg, forecast_cfg = _load(overrides)
+    features_cfg = getattr(cfg, "features", None)
+    if not isinstance(features_cfg, FeaturesConfig) or not features_cfg.features:
+        raise ConfigError("the configuration has no feature set (conf/config.yaml must list `features`)")
+
+    def progress(message: str) -> None:
+        print(f"asterrl forecast: {message}", file=sys.stderr, flush=True)
+
+    outcome = train_forecasts(
+        cfg.data, features_cfg, forecast_cfg, int(cfg.seed), args.output, None if args.quiet else progress
+    )
+    pooled = {item["model"]: item for item in outcome.result.pooled_metrics}
+    print(f"artifacts:   {outcome.directory}")
+    print(f"report:      {outcome.directory / 'report.md'}")
+    print(f"tensorboard: tensorboard --logdir {outcome.directory / 'tensorboard'}")
+    print(f"wall time:   {outcome.seconds:.1f} s")
+    print("pooled out-of-fold scores (dir. acc. / IC / RMSE / log loss):")
+    for name, item in pooled.items():
+        print(
+            f"  {name:<14}{item['directional_accuracy']:.4f}  {item['information_coefficient']:+.4f}  "
+            f"{item['rmse']:.6f}  {item['log_loss']:.4f}"
+        )
+    return 0
+
+
+def _load(overrides: list[str]) -> tuple[Any, ForecastConfig]:
+    """The root config and its validated ``forecast`` section."""
+    cfg = load_config(overrides)
+    return cfg, cfg.forecast.validate()

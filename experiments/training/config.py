@@ -1,0 +1,85 @@
+"""Structured configs of the ``train``, ``ray`` and ``experiment`` sections (validated on load)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from asterrl.errors import ConfigError
+
+#: The agents ``asterrl compare`` runs by default (options of the ``agent`` config group).
+DEFAULT_COMPARE_AGENTS = ["ppo", "sb3_ppo", "buy_and_hold", "grid", "vol_trend", "hybrid", "demark"]
+
+
+@dataclass
+class TrainConfig:
+    """How long a training run lasts, how it is checkpointed and evaluated.
+
+    :param iterations: PPO iterations (each collects ``agent.train_batch_size`` env steps).
+    :param checkpoint_every: save a checkpoint every this many iterations (and at the end); 0: end only.
+    :param eval_every: evaluate on ``eval_split`` every this many iterations (and at the end); 0: end only.
+    :param eval_split: split of the periodic evaluations (the test split is kept for ``evaluate`` and
+        ``compare``).
+    :param resume: checkpoint directory to continue from (``null``: start afresh).
+    :param progress: show a progress bar with an ETA.
+    """
+
+    iterations: int = 500
+    checkpoint_every: int = 50
+    eval_every: int = 50
+    eval_split: str = "validation"
+    resume: str | None = None
+    progress: bool = True
+
+    def validate(self) -> TrainConfig:
+        if self.iterations < 1 or self.checkpoint_every < 0 or self.eval_every < 0:
+            raise ConfigError("train.iterations must be >= 1, checkpoint_every and eval_every >= 0")
+        return self
+
+
+@dataclass
+class RayConfig:
+    """Where RLlib runs.
+
+    :param address: address of an existing Ray cluster (``ray://host:10001`` or ``auto``); ``null`` starts
+        a local Ray with ``num_cpus`` CPUs, its temporary files under the run directory.
+    :param num_cpus: CPUs of the local Ray; ``null``: every core of the machine.
+    :param node_ip_address: IP the local Ray node binds to.
+    """
+
+    address: str | None = None
+    num_cpus: int | None = None
+    node_ip_address: str = "127.0.0.1"
+
+    def validate(self) -> RayConfig:
+        if self.num_cpus is not None and self.num_cpus < 1:
+            raise ConfigError("ray.num_cpus must be >= 1 (or null for every core)")
+        return self
+
+    def local_cpus(self) -> int:
+        return self.num_cpus or os.cpu_count() or 1
+
+
+@dataclass
+class ExperimentConfig:
+    """Where an experiment's runs live and what ``compare`` and ``evaluate`` run.
+
+    :param name: experiment name: one folder and one TensorBoard root per experiment.
+    :param root: folder holding every experiment.
+    :param test_split: split of ``evaluate`` and ``compare`` (a name in ``env.splits``).
+    :param agents: ``agent`` config options ``compare`` runs, all on the same split and costs.
+    :param seeds: seeds ``compare`` trains and evaluates each learning agent with.
+    """
+
+    name: str = "default"
+    root: str = "~/.asterrl/runs"
+    test_split: str = "test"
+    agents: list[str] = field(default_factory=lambda: list(DEFAULT_COMPARE_AGENTS))
+    seeds: list[int] = field(default_factory=lambda: [0])
+
+    def validate(self) -> ExperimentConfig:
+        if not self.name or "/" in self.name or self.name.startswith("."):
+            raise ConfigError(f"experiment.name={self.name!r} must be a plain folder name")
+        if not self.agents or not self.seeds:
+            raise ConfigError("experiment.agents and experiment.seeds must not be empty")
+        return self

@@ -1,0 +1,98 @@
+"""The env of a run, from its config: market data, the fitted feature pipeline, and ``EnvCore`` per split.
+
+The feature pipeline's normalisation is fitted on the training split only and then applied to every
+split, so that validation and test bars never leak into the statistics. The same ``RunMarket`` serves
+training, evaluation and every agent of a comparison (same data, same costs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from agents.policy import ActionMapping
+from asterrl.data.market import MarketData, load_market
+from asterrl.features.inputs import MarketInputs
+from asterrl.features.pipeline import FeaturePipeline
+from asterrl.forecast.observation import with_forecasts
+from asterrl.observation import FeatureMatrix, builtin_features
+from envs.core import EnvCore, build_core, split_rows
+from envs.kernels import E_POSITION_SCALE
+
+
+@dataclass
+class RunMarket:
+    """Market data and features of a run, shared by every env it builds.
+
+    :param market: the loaded bars, funding and mark (``market.data_hash`` identifies them).
+    :param features: observation features aligned with ``market.bars``.
+    :param pipeline: the fitted feature pipeline (``None`` with the built-in features).
+    """
+
+    market: MarketData
+    features: FeatureMatrix
+    pipeline: FeaturePipeline | None
+
+    @property
+    def bars(self) -> pd.DataFrame:
+        return self.market.bars
+
+    @property
+    def data_hash(self) -> str:
+        return self.market.data_hash
+
+
+def split_span(cfg: Any, bars: pd.DataFrame, split: str) -> tuple[int, int]:
+    """First and last row of ``split`` in ``bars`` (``env.splits`` dates, else ``env.split_fractions``)."""
+    rows = split_rows(dataclasses.replace(cfg.env, split=split), bars["timestamp"].to_numpy(np.int64))
+    return int(rows[0]), int(rows[-1])
+
+
+def prepare_market(cfg: Any, show_progress: bool = True) -> RunMarket:
+    """Load ``cfg.data`` and compute ``cfg.features`` (normalisation fitted on ``env.splits.train``), plus the
+    walk-forward forecast columns of ``cfg.forecast.artifacts`` when set."""
+    market = load_market(cfg.data, cfg.seed, show_progress=show_progress)
+    timestamps = market.bars["timestamp"].to_numpy(np.int64)
+    features_cfg = getattr(cfg, "features", None)
+    if features_cfg is None or not features_cfg.features:
+        features, pipeline = builtin_features(market.bars), None
+    else:
+        pipeline = FeaturePipeline.from_config(features_cfg)
+        inputs = MarketInputs.from_frames(market.bars, market.funding)
+        stop = split_span(cfg, market.bars, "train")[1] + 1
+        matrix = pipeline.fit_transform(inputs, stop)
+        features = FeatureMatrix(np.asarray(matrix.values), tuple(matrix.columns))
+    return RunMarket(market, with_forecasts(features, timestamps, cfg.forecast), pipeline)
+
+
+def build_env_core(cfg: Any, run_market: RunMarket, split: str, **overrides: Any) -> EnvCore:
+    """``EnvCore`` of ``split`` over the run's market; ``overrides`` are ``EnvConfig`` fields."""
+    m = run_market.market
+    return build_core(
+        config=cfg.env,
+        risk=getattr(cfg, "risk", None),
+        data=m.bars,
+        funding=m.funding,
+        mark=m.mark,
+        features=run_market.features,
+        split=split,
+        **overrides,
+    )
+
+
+def evaluation_core(cfg: Any, run_market: RunMarket, split: str, **overrides: Any) -> EnvCore:
+    """``EnvCore`` of one deterministic episode over the whole of ``split`` (evaluation)."""
+    return build_env_core(cfg, run_market, split, episode_length=0, random_start=False, **overrides)
+
+
+def action_mapping(core: EnvCore) -> ActionMapping:
+    """How rule agents' target positions map onto this env's actions."""
+    return ActionMapping(
+        core.config.action_type,
+        tuple(float(x) for x in core.config.action_levels),
+        float(core.env_params[E_POSITION_SCALE]),
+    )
