@@ -8,7 +8,7 @@ export RAY_AUTH_MODE ?= disabled
 
 SHARED_DATA ?= $(or $(ASTERRL_SHARED_DATA),../shared/data)
 
-.PHONY: setup quickstart test lint bench-data clean
+.PHONY: setup train quickstart test lint bench clean
 
 $(BIN)/asterrl: pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "error: $(PY) not found (Python 3.11 is required)"; exit 1; }
@@ -19,8 +19,14 @@ $(BIN)/asterrl: pyproject.toml
 
 setup: $(BIN)/asterrl
 
-## The main job (until training lands): load market data into the store and show what is there.
-## Imports the shared dataset when it is present, otherwise fetches the default series (Aster BTCUSDT 1h).
+## The main job: train the default agent (RLlib PPO) on the default data (Aster BTCUSDT perp 1h). Where the
+## shared dataset is beside the repository it is imported into the store first, so this works offline;
+## elsewhere the data is fetched from Aster (Binance as the fallback) on first use.
+train: setup
+	@if [ -f "$(SHARED_DATA)/manifest.csv" ]; then $(BIN)/asterrl data import "$(SHARED_DATA)" >/dev/null; fi
+	$(BIN)/asterrl train $(ARGS)
+
+## Data only: load market data into the store and list it (the shared dataset if present, else a fetch).
 quickstart: setup
 	@if [ -f "$(SHARED_DATA)/manifest.csv" ]; then \
 		$(BIN)/asterrl data import "$(SHARED_DATA)" $(ARGS); \
@@ -38,8 +44,9 @@ lint: setup
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench-data: setup
-	$(BIN)/python benchmarks/data.py
+## Every benchmark script, one after the other (figures in benchmarks/README.md).
+bench: setup
+	for b in data features env training forecast; do $(BIN)/python benchmarks/$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
