@@ -77,7 +77,12 @@ def train(
         cfg,
         cfg.seed,
         market.data_hash,
-        {"agent": agent.name, "framework": agent.framework, "agent_schema": schema_name(agent)},
+        {
+            "agent": agent.name,
+            "framework": agent.framework,
+            "agent_schema": schema_name(agent),
+            "observation_features": list(market.features.columns),
+        },
     )
     torch.set_num_threads(agent.torch_threads)
     torch.manual_seed(cfg.seed)
