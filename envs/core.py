@@ -127,11 +127,32 @@ class EnvCore:
     limits: npt.NDArray[np.float64]
     observation_space: gym.Space[Any]
     action_space: gym.Space[Any]
+    consts: npt.NDArray[np.float64]
 
     @property
     def obs_size(self) -> int:
         """Length of one flat observation."""
         return self.layout.size
+
+    @property
+    def start_bounds(self) -> tuple[int, int]:
+        """First and last decision bar an episode may start on (``reset(options={"start_bar": ...})``).
+
+        The first leaves a full feature window inside the data; the last leaves one bar to trade in the split.
+        Random starts are drawn from ``[first, E_START_HI]``, which also leaves a full episode.
+        """
+        return int(self.env_params[K.E_START_LO]), int(self.env_params[K.E_SPLIT_END]) - 1
+
+    def start_bars(self, start_bar: Any, n: int) -> npt.NDArray[np.int64]:
+        """``n`` episode starts from ``options["start_bar"]`` (an int or one per env; ``None``/-1 draws)."""
+        if start_bar is None:
+            return np.full(n, -1, dtype=np.int64)
+        starts = np.broadcast_to(np.asarray(start_bar, dtype=np.int64), (n,)).copy()
+        lo, hi = self.start_bounds
+        chosen = starts[starts >= 0]
+        if chosen.size and (chosen.min() < lo or chosen.max() > hi):
+            raise ConfigError(f"start_bar must lie in [{lo}, {hi}] for this split and window (or be -1)")
+        return starts
 
     def format_obs(self, flat: npt.NDArray[np.float32]) -> Any:
         """The flat buffer (one row or a batch) in the configured observation form."""
@@ -211,6 +232,12 @@ def build_core(
     env[K.E_SAME_STEP] = 1.0 if cfg.autoreset_mode == "same_step" else 0.0
     env[K.E_LIMIT_ORDERS] = 1.0 if cfg.order_type == "limit" else 0.0
     env[K.E_LIMIT_OFFSET] = cfg.limit_offset_bps * 1e-4
+    params = cfg.market.to_params()
+    levels = np.asarray(cfg.action_levels, dtype=np.float64)
+    brackets = cfg.market.margin.bracket_table()
+    limit_array = limits.to_array()
+    consts = K.pack_constants(params, env, limit_array, levels, brackets)
+    env[:] = consts[K.C_ENV : K.C_ENV + K.N_ENV_PARAMS]
 
     obs_space: gym.Space[Any]
     if cfg.observation == "box":
@@ -235,11 +262,12 @@ def build_core(
         features=feats,
         layout=layout,
         features_flat=values.reshape(-1),
-        params=cfg.market.to_params(),
+        params=params,
         env_params=env,
-        levels=np.asarray(cfg.action_levels, dtype=np.float64),
-        brackets=cfg.market.margin.bracket_table(),
-        limits=limits.to_array(),
+        levels=levels,
+        brackets=brackets,
+        limits=limit_array,
         observation_space=obs_space,
         action_space=act_space,
+        consts=consts,
     )

@@ -1,11 +1,16 @@
 """Numba kernels of the environments: action to target, one market step, reward, observation, reset.
 
-``step_one`` is the one per-account step. The single env calls ``step_accounts`` with one account, the
-vector env with N (``step_accounts_parallel`` spreads accounts over threads); the per-account arithmetic
-is the same function, so N single envs and one vector env give identical trajectories.
+``step_one`` is the one per-account step. The single env calls ``step_single`` (one account, few arguments:
+the per-call cost is what limits a single env), the vector env ``step_accounts`` with N
+(``step_accounts_parallel`` spreads accounts over threads); the per-account arithmetic is the same function,
+so N single envs and one vector env give identical trajectories.
 
-Episode starts come from a per-account splitmix64 stream (``rng[i]``), seeded from the reset seed, so the
-sequence of episodes of account ``i`` does not depend on how many accounts are stepped together.
+Arguments are packed so that a call passes few arrays: the constants (market-model parameters, env
+parameters, risk limits, action levels, margin brackets) in one float64 array (``pack_constants``, slots
+``C_*``), and the env's episode-start stream as an extra row ``I_RNG`` of the int state.
+
+Episode starts come from a per-account splitmix64 stream, seeded from the reset seed, so the sequence of
+episodes of account ``i`` does not depend on how many accounts are stepped together.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import numpy.typing as npt
 from numba import njit, prange
 
 from asterrl.observation import write_observation
+from asterrl.risk.limits import N_LIMITS
 from asterrl.sim import layout as L
 from asterrl.sim.account import advance_account, open_account
 
@@ -35,13 +41,26 @@ E_WINDOW = 10
 E_N_FEATURES = 11
 E_EPISODE_LENGTH = 12  # 0: to the end of the split
 E_START_LO = 13  # first decision bar an episode may start on
-E_START_HI = 14  # last one
+E_START_HI = 14  # last one a random start draws
 E_SPLIT_END = 15  # last bar of the split
 E_RANDOM_START = 16
 E_SAME_STEP = 17  # 1: autoreset in the same step
 E_LIMIT_ORDERS = 18
 E_LIMIT_OFFSET = 19  # fraction of price
-N_ENV_PARAMS = 20
+E_N_LEVELS = 20  # discrete action levels packed in the constants
+E_N_BRACKETS = 21  # margin bracket rows packed in the constants
+N_ENV_PARAMS = 22
+
+# Offsets of the packed constants: params | env | limits | levels | brackets (rows of 5).
+C_PARAMS = 0
+C_ENV = C_PARAMS + L.N_SIM_PARAMS
+C_LIMITS = C_ENV + N_ENV_PARAMS
+C_LEVELS = C_LIMITS + N_LIMITS
+BRACKET_COLUMNS = 5
+
+# The env's row of the int state after the account's: its episode-start stream (splitmix64, int64 bits).
+I_RNG = L.N_INT_STATE
+N_ENV_INT_STATE = L.N_INT_STATE + 1
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -49,11 +68,57 @@ _MIX2 = np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
 
 
+def pack_constants(
+    params: npt.NDArray[np.float64],
+    env: npt.NDArray[np.float64],
+    limits: npt.NDArray[np.float64],
+    levels: npt.NDArray[np.float64],
+    brackets: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:
+    """One float64 array holding every constant a step reads (offsets ``C_*``; counts in ``env``)."""
+    env = env.copy()
+    env[E_N_LEVELS] = levels.shape[0]
+    env[E_N_BRACKETS] = brackets.shape[0]
+    return np.ascontiguousarray(np.concatenate([params, env, limits, levels, brackets.reshape(-1)]))
+
+
 @njit(cache=True)
-def next_random(rng: npt.NDArray[np.uint64], i: int) -> np.uint64:
-    """Next 64-bit draw of account ``i``'s splitmix64 stream."""
-    z = rng[i] + _GOLDEN
-    rng[i] = z
+def unpack_constants(
+    consts: npt.NDArray[np.float64],
+) -> tuple[
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+]:
+    """``(params, env, limits, levels, brackets)`` views of a ``pack_constants`` array."""
+    env = consts[C_ENV : C_ENV + N_ENV_PARAMS]
+    n_levels, n_brackets = int(env[E_N_LEVELS]), int(env[E_N_BRACKETS])
+    start = C_LEVELS + n_levels
+    brackets = consts[start : start + BRACKET_COLUMNS * n_brackets].reshape((n_brackets, BRACKET_COLUMNS))
+    return (
+        consts[C_PARAMS : C_PARAMS + L.N_SIM_PARAMS],
+        env,
+        consts[C_LIMITS : C_LIMITS + N_LIMITS],
+        consts[C_LEVELS : C_LEVELS + n_levels],
+        brackets,
+    )
+
+
+def new_env_state(n_accounts: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """Zeroed ``(fstate, istate)`` for ``n_accounts``: the account's rows plus the env's ``I_RNG``."""
+    return (
+        np.zeros((L.N_FLOAT_STATE, n_accounts), dtype=np.float64),
+        np.zeros((N_ENV_INT_STATE, n_accounts), dtype=np.int64),
+    )
+
+
+@njit(cache=True)
+def next_random(istate: npt.NDArray[np.int64], i: int) -> np.uint64:
+    """Next 64-bit draw of account ``i``'s splitmix64 stream (state kept as int64 bits in ``I_RNG``)."""
+    z = np.uint64(istate[I_RNG, i]) + _GOLDEN
+    istate[I_RNG, i] = np.int64(z)
     z = (z ^ (z >> _S30)) * _MIX1
     z = (z ^ (z >> _S27)) * _MIX2
     return z ^ (z >> _S31)
@@ -80,28 +145,31 @@ def _write_obs(
         fstate[L.S_QTY, i],
         fstate[L.S_ENTRY, i],
         fstate[L.S_WALLET, i],
-        market[L.M_VALUE_CLOSE, bar],
+        market[bar, L.M_VALUE_CLOSE],
         brackets,
         istate[L.I_BARS_SINCE_TRADE, i],
-        market[L.M_HOURS_TO_FUNDING, bar],
-        market[L.M_LAST_FUNDING_RATE, bar],
+        market[bar, L.M_HOURS_TO_FUNDING],
+        market[bar, L.M_LAST_FUNDING_RATE],
     )
 
 
 @njit(cache=True)
 def reset_one(
     i: int,
+    start_bar: int,
     fstate: npt.NDArray[np.float64],
     istate: npt.NDArray[np.int64],
-    rng: npt.NDArray[np.uint64],
     market: npt.NDArray[np.float64],
     env: npt.NDArray[np.float64],
 ) -> None:
-    """Open a new episode for account ``i``: start drawn from its stream (or the split's first bar)."""
+    """Open a new episode for account ``i`` at decision bar ``start_bar``; < 0 draws it (or takes the
+    split's first bar without ``random_start``)."""
     lo, hi = np.int64(env[E_START_LO]), np.int64(env[E_START_HI])
-    start = lo
-    if env[E_RANDOM_START] > 0.0 and hi > lo:
-        start = lo + np.int64(next_random(rng, i) % np.uint64(hi - lo + 1))
+    start = np.int64(start_bar)
+    if start < 0:
+        start = lo
+        if env[E_RANDOM_START] > 0.0 and hi > lo:
+            start = lo + np.int64(next_random(istate, i) % np.uint64(hi - lo + 1))
     length = np.int64(env[E_EPISODE_LENGTH])
     split_end = np.int64(env[E_SPLIT_END])
     end = min(start + length, split_end) if length > 0 else split_end
@@ -158,12 +226,12 @@ def target_quantity(
     if equity <= 0.0:
         return 0.0
     scale = env[E_POSITION_SCALE]
-    current = qty * market[L.M_VALUE_CLOSE, t] / (scale * equity)
+    current = qty * market[t, L.M_VALUE_CLOSE] / (scale * equity)
     if abs(fraction - current) < env[E_DEADBAND]:
         return qty
     if qty != 0.0 and istate[L.I_BARS_SINCE_TRADE, i] + 1 < env[E_MIN_HOLD]:  # bars held = since + 1
         return qty
-    return fraction * scale * equity / market[L.M_CLOSE, t]
+    return fraction * scale * equity / market[t, L.M_CLOSE]
 
 
 @njit(cache=True)
@@ -172,7 +240,6 @@ def step_one(
     action: float,
     fstate: npt.NDArray[np.float64],
     istate: npt.NDArray[np.int64],
-    rng: npt.NDArray[np.uint64],
     market: npt.NDArray[np.float64],
     features_flat: npt.NDArray[np.float32],
     params: npt.NDArray[np.float64],
@@ -186,30 +253,63 @@ def step_one(
 ) -> None:
     """One environment step of account ``i`` (next-step autoreset when its episode had ended)."""
     if istate[L.I_DONE, i] != 0:
-        reset_one(i, fstate, istate, rng, market, env)
+        reset_one(i, -1, fstate, istate, market, env)
         _write_obs(i, obs_row, fstate, istate, market, features_flat, env, brackets)
         report[:] = 0.0
+        bar = istate[L.I_BAR, i]
         report[L.R_RESET] = 1.0
         report[L.R_EQUITY] = fstate[L.S_EQUITY, i]
         report[L.R_WALLET] = fstate[L.S_WALLET, i]
-        report[L.R_BAR] = istate[L.I_BAR, i]
-        report[L.R_TIMESTAMP] = market[L.M_TIMESTAMP, istate[L.I_BAR, i]]
+        report[L.R_BAR] = bar
+        report[L.R_TIMESTAMP] = market[bar, L.M_TIMESTAMP]
         return
     target = target_quantity(i, action, fstate, istate, market, env, levels)
     limit_price = 0.0
     qty = fstate[L.S_QTY, i]
     if env[E_LIMIT_ORDERS] > 0.0 and target != qty:
         side = 1.0 if target > qty else -1.0
-        limit_price = market[L.M_CLOSE, istate[L.I_BAR, i]] * (1.0 - side * env[E_LIMIT_OFFSET])
+        limit_price = market[istate[L.I_BAR, i], L.M_CLOSE] * (1.0 - side * env[E_LIMIT_OFFSET])
     prev_equity = fstate[L.S_EQUITY, i]
     advance_account(i, target, limit_price, fstate, istate, market, params, brackets, limits, report)
     report[L.R_REWARD] = _reward(i, prev_equity, fstate, env, report[L.R_TRADED_NOTIONAL])
     _write_obs(i, obs_row, fstate, istate, market, features_flat, env, brackets)
     if istate[L.I_DONE, i] != 0 and env[E_SAME_STEP] > 0.0:
         final_row[:] = obs_row
-        reset_one(i, fstate, istate, rng, market, env)
+        reset_one(i, -1, fstate, istate, market, env)
         _write_obs(i, obs_row, fstate, istate, market, features_flat, env, brackets)
         report[L.R_RESET] = 1.0
+
+
+@njit(cache=True)
+def step_single(
+    action: float,
+    state: npt.NDArray[np.float64],
+    istate: npt.NDArray[np.int64],
+    market: npt.NDArray[np.float64],
+    features_flat: npt.NDArray[np.float32],
+    consts: npt.NDArray[np.float64],
+    obs: npt.NDArray[np.float32],
+) -> None:
+    """One step of a single env: ``state`` stacks the float state rows over the report (one column)."""
+    params, env, limits, levels, brackets = unpack_constants(consts)
+    fstate = state[: L.N_FLOAT_STATE]
+    report = state[L.N_FLOAT_STATE :, 0]
+    step_one(
+        0,
+        action,
+        fstate,
+        istate,
+        market,
+        features_flat,
+        params,
+        env,
+        levels,
+        brackets,
+        limits,
+        obs,
+        report,
+        obs,
+    )
 
 
 @njit(cache=True)
@@ -217,26 +317,21 @@ def step_accounts(
     actions: npt.NDArray[np.float64],
     fstate: npt.NDArray[np.float64],
     istate: npt.NDArray[np.int64],
-    rng: npt.NDArray[np.uint64],
     market: npt.NDArray[np.float64],
     features_flat: npt.NDArray[np.float32],
-    params: npt.NDArray[np.float64],
-    env: npt.NDArray[np.float64],
-    levels: npt.NDArray[np.float64],
-    brackets: npt.NDArray[np.float64],
-    limits: npt.NDArray[np.float64],
+    consts: npt.NDArray[np.float64],
     obs: npt.NDArray[np.float32],
     report: npt.NDArray[np.float64],
     final_obs: npt.NDArray[np.float32],
 ) -> None:
-    """Step every account in order on the calling thread."""
+    """Step every account in order on the calling thread; ``report[R_*, i]`` is account ``i``'s."""
+    params, env, limits, levels, brackets = unpack_constants(consts)
     for i in range(actions.shape[0]):
         step_one(
             i,
             actions[i],
             fstate,
             istate,
-            rng,
             market,
             features_flat,
             params,
@@ -245,7 +340,7 @@ def step_accounts(
             brackets,
             limits,
             obs[i],
-            report[i],
+            report[:, i],
             final_obs[i],
         )
 
@@ -255,26 +350,21 @@ def step_accounts_parallel(
     actions: npt.NDArray[np.float64],
     fstate: npt.NDArray[np.float64],
     istate: npt.NDArray[np.int64],
-    rng: npt.NDArray[np.uint64],
     market: npt.NDArray[np.float64],
     features_flat: npt.NDArray[np.float32],
-    params: npt.NDArray[np.float64],
-    env: npt.NDArray[np.float64],
-    levels: npt.NDArray[np.float64],
-    brackets: npt.NDArray[np.float64],
-    limits: npt.NDArray[np.float64],
+    consts: npt.NDArray[np.float64],
     obs: npt.NDArray[np.float32],
     report: npt.NDArray[np.float64],
     final_obs: npt.NDArray[np.float32],
 ) -> None:
     """Step every account, accounts spread over numba's threads (results identical to the serial one)."""
+    params, env, limits, levels, brackets = unpack_constants(consts)
     for i in prange(actions.shape[0]):
         step_one(
             i,
             actions[i],
             fstate,
             istate,
-            rng,
             market,
             features_flat,
             params,
@@ -283,7 +373,7 @@ def step_accounts_parallel(
             brackets,
             limits,
             obs[i],
-            report[i],
+            report[:, i],
             final_obs[i],
         )
 
@@ -293,19 +383,20 @@ def reset_accounts(
     which: npt.NDArray[np.bool_],
     reseed: npt.NDArray[np.bool_],
     seeds: npt.NDArray[np.uint64],
+    starts: npt.NDArray[np.int64],
     fstate: npt.NDArray[np.float64],
     istate: npt.NDArray[np.int64],
-    rng: npt.NDArray[np.uint64],
     market: npt.NDArray[np.float64],
     features_flat: npt.NDArray[np.float32],
-    env: npt.NDArray[np.float64],
-    brackets: npt.NDArray[np.float64],
+    consts: npt.NDArray[np.float64],
     obs: npt.NDArray[np.float32],
 ) -> None:
-    """Reset the accounts in ``which``; those in ``reseed`` first restart their stream at ``seeds[i]``."""
+    """Reset the accounts in ``which`` at ``starts[i]`` (< 0: drawn); those in ``reseed`` first restart
+    their stream at ``seeds[i]``."""
+    _, env, _, _, brackets = unpack_constants(consts)
     for i in range(which.shape[0]):
         if which[i]:
             if reseed[i]:
-                rng[i] = seeds[i]
-            reset_one(i, fstate, istate, rng, market, env)
+                istate[I_RNG, i] = np.int64(seeds[i])
+            reset_one(i, starts[i], fstate, istate, market, env)
             _write_obs(i, obs[i], fstate, istate, market, features_flat, env, brackets)

@@ -16,11 +16,57 @@ import numpy.typing as npt
 
 from asterrl.errors import ConfigError
 from asterrl.sim import layout as L
-from asterrl.sim.account import new_state
 from envs.core import EnvCore, build_core
-from envs.kernels import E_SAME_STEP, reset_accounts, step_accounts
+from envs.kernels import C_ENV, E_SAME_STEP, N_ENV_INT_STATE, reset_accounts, step_single
 
-_KEYS = L.REPORT_KEYS
+_R_REWARD, _R_TERMINATED, _R_TRUNCATED = L.R_REWARD, L.R_TERMINATED, L.R_TRUNCATED
+
+
+def report_info(v: list[float]) -> dict[str, float]:
+    """The step report as ``info``: keys ``asterrl.sim.layout.REPORT_KEYS``, in that order.
+
+    Written out as one dict display (the fastest way CPython builds a dict of known keys: this runs every
+    step); a test checks it against ``REPORT_KEYS``.
+    """
+    (fee, funding, slippage, fill_qty, fill_price, traded_notional, rejected, partial_fill, liquidated,
+     liquidation_fee, shortfall, risk_flags, gate_leverage, equity, wallet_balance, unrealised_pnl, position,
+     margin_ratio, reward, terminated, truncated, bar, timestamp, autoreset) = v  # fmt: skip
+    return {
+        "fee": fee,
+        "funding": funding,
+        "slippage": slippage,
+        "fill_qty": fill_qty,
+        "fill_price": fill_price,
+        "traded_notional": traded_notional,
+        "rejected": rejected,
+        "partial_fill": partial_fill,
+        "liquidated": liquidated,
+        "liquidation_fee": liquidation_fee,
+        "shortfall": shortfall,
+        "risk_flags": risk_flags,
+        "gate_leverage": gate_leverage,
+        "equity": equity,
+        "wallet_balance": wallet_balance,
+        "unrealised_pnl": unrealised_pnl,
+        "position": position,
+        "margin_ratio": margin_ratio,
+        "reward": reward,
+        "terminated": terminated,
+        "truncated": truncated,
+        "bar": bar,
+        "timestamp": timestamp,
+        "autoreset": autoreset,
+    }
+
+
+def _scalar_action(action: Any) -> float:
+    """The action as one float: a Python or NumPy number, or any array holding exactly one value."""
+    if isinstance(action, (int, float, np.number)):
+        return float(action)
+    values = np.asarray(action, dtype=np.float64)
+    if values.size != 1:
+        raise ConfigError(f"expected one action value, got shape {values.shape}")
+    return float(values.reshape(-1)[0])
 
 
 class AsterPerpEnv(gym.Env[Any, Any]):
@@ -29,6 +75,8 @@ class AsterPerpEnv(gym.Env[Any, Any]):
     Arguments are those of ``envs.core.build_core``: ``config`` (``EnvConfig``, dict or OmegaConf node),
     ``risk`` (``RiskLimits``), ``data``/``funding``/``mark`` (DataFrames or file paths; the store when
     omitted), ``features`` (a ``FeatureMatrix``), and any ``EnvConfig`` field as a keyword override.
+
+    ``step`` returns a new observation array every call (nothing it returned is overwritten later).
     """
 
     metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 (gymnasium's class attribute)
@@ -38,39 +86,46 @@ class AsterPerpEnv(gym.Env[Any, Any]):
         self.render_mode = render_mode
         self.observation_space = self.core.observation_space
         self.action_space = self.core.action_space
-        self._fstate, self._istate = new_state(1)
-        self._rng = np.zeros(1, dtype=np.uint64)
-        self._actions = np.zeros(1, dtype=np.float64)
-        self._report = np.zeros((1, L.N_REPORT), dtype=np.float64)
-        self._final = np.zeros((1, self.core.obs_size), dtype=np.float32)
-        self._env_params = self.core.env_params.copy()
-        self._env_params[E_SAME_STEP] = 0.0  # a single env never resets itself
+        # Float state rows over the report slots, one column: one array for the kernel to take.
+        self._state = np.zeros((L.N_FLOAT_STATE + L.N_REPORT, 1), dtype=np.float64)
+        self._fstate = self._state[: L.N_FLOAT_STATE]
+        self._report = self._state[L.N_FLOAT_STATE :, 0]
+        self._istate = np.zeros((N_ENV_INT_STATE, 1), dtype=np.int64)
+        self._consts = self.core.consts.copy()
+        self._consts[C_ENV + E_SAME_STEP] = 0.0  # a single env never resets itself
+        self._market = self.core.data.values
+        self._features = self.core.features_flat
+        self._obs_size = self.core.obs_size
+        self._box = self.core.layout.kind == "box"
         self._seeded = False
         self._done = True
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
-        """Start an episode; a ``seed`` restarts the stream of episode starts (same seed, same episodes)."""
+        """Start an episode; a ``seed`` restarts the stream of episode starts (same seed, same episodes).
+
+        ``options={"start_bar": b}`` starts this episode at decision bar ``b`` (an index into the data,
+        within ``core.start_bounds``) instead of drawing it, e.g. for evaluation; the stream is not advanced.
+        """
         super().reset(seed=seed)
         reseed = seed is not None or not self._seeded
         if seed is None and reseed:
             seed = int(self.np_random.integers(0, 2**63 - 1))
         seeds = np.array([0 if seed is None else seed % 2**64], dtype=np.uint64)
-        obs = np.empty((1, self.core.obs_size), dtype=np.float32)
-        c = self.core
+        starts = self.core.start_bars((options or {}).get("start_bar"), 1)
+        obs = np.empty(self._obs_size, dtype=np.float32)
         reset_accounts(
             np.ones(1, dtype=np.bool_),
             np.array([reseed]),
             seeds,
+            starts,
             self._fstate,
             self._istate,
-            self._rng,
-            c.data.values,
-            c.features_flat,
-            self._env_params,
-            c.brackets,
-            obs,
+            self._market,
+            self._features,
+            self._consts,
+            obs.reshape(1, -1),
         )
         self._seeded = True
         self._done = False
@@ -78,36 +133,26 @@ class AsterPerpEnv(gym.Env[Any, Any]):
         info = {
             "equity": float(self._fstate[L.S_EQUITY, 0]),
             "bar": bar,
-            "timestamp": int(c.data.timestamps[bar]),
+            "timestamp": int(self.core.data.timestamps[bar]),
         }
-        return c.format_obs(obs[0]), info
+        return (obs if self._box else self.core.format_obs(obs)), info
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         """Trade towards the action's target position and advance one bar."""
         if self._done:
             raise ConfigError("step() called on an ended episode: call reset() first")
-        self._actions[:] = action
-        obs: npt.NDArray[np.float32] = np.empty((1, self.core.obs_size), dtype=np.float32)
-        c = self.core
-        step_accounts(
-            self._actions,
-            self._fstate,
-            self._istate,
-            self._rng,
-            c.data.values,
-            c.features_flat,
-            c.params,
-            self._env_params,
-            c.levels,
-            c.brackets,
-            c.limits,
-            obs,
-            self._report,
-            self._final,
+        obs: npt.NDArray[np.float32] = np.empty(self._obs_size, dtype=np.float32)
+        step_single(
+            _scalar_action(action), self._state, self._istate, self._market, self._features, self._consts, obs
         )
-        values = self._report[0].tolist()
-        info = dict(zip(_KEYS, values, strict=True))
-        terminated = values[L.R_TERMINATED] != 0.0
-        truncated = values[L.R_TRUNCATED] != 0.0
+        values: list[float] = self._report.tolist()
+        terminated = values[_R_TERMINATED] != 0.0
+        truncated = values[_R_TRUNCATED] != 0.0
         self._done = terminated or truncated
-        return c.format_obs(obs[0]), values[L.R_REWARD], terminated, truncated, info
+        return (
+            obs if self._box else self.core.format_obs(obs),
+            values[_R_REWARD],
+            terminated,
+            truncated,
+            report_info(values),
+        )

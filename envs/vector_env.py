@@ -18,16 +18,19 @@ from gymnasium.vector.utils import batch_space
 
 from asterrl.errors import ConfigError
 from asterrl.sim import layout as L
-from asterrl.sim.account import new_state
 from envs.core import EnvCore, build_core
-from envs.kernels import reset_accounts, step_accounts, step_accounts_parallel
+from envs.kernels import new_env_state, reset_accounts, step_accounts, step_accounts_parallel
 
 #: Batches at least this large are spread over numba's threads.
 PARALLEL_MIN_ACCOUNTS = 64
 
 
 class AsterPerpVectorEnv(VectorEnv[Any, Any, Any]):
-    """Batched perp trading env; same arguments as ``AsterPerpEnv`` plus ``num_envs``."""
+    """Batched perp trading env; same arguments as ``AsterPerpEnv`` plus ``num_envs``.
+
+    Every array ``step`` returns (observations, rewards, flags and the ``info`` columns) is new: none is
+    overwritten by a later step, so callers may keep them (RLlib keeps per-env views of the observations).
+    """
 
     def __init__(self, num_envs: int = 1, core: EnvCore | None = None, **kwargs: Any) -> None:
         if num_envs < 1:
@@ -42,9 +45,8 @@ class AsterPerpVectorEnv(VectorEnv[Any, Any, Any]):
         same_step = self.core.config.autoreset_mode == "same_step"
         self.metadata = {"autoreset_mode": AutoresetMode.SAME_STEP if same_step else AutoresetMode.NEXT_STEP}
         self.render_mode = None
-        self._fstate, self._istate = new_state(num_envs)
-        self._rng = np.zeros(num_envs, dtype=np.uint64)
-        self._report = np.zeros((num_envs, L.N_REPORT), dtype=np.float64)
+        self._same_step = same_step
+        self._fstate, self._istate = new_env_state(num_envs)
         self._final = np.zeros((num_envs, self.core.obs_size), dtype=np.float32)
         self._kernel = step_accounts_parallel if num_envs >= PARALLEL_MIN_ACCOUNTS else step_accounts
         self._seeded = False
@@ -53,11 +55,17 @@ class AsterPerpVectorEnv(VectorEnv[Any, Any, Any]):
     def reset(
         self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
-        """Reset all accounts (or ``options["reset_mask"]``); ``seed`` as in ``gymnasium.vector``."""
+        """Reset all accounts (or ``options["reset_mask"]``); ``seed`` as in ``gymnasium.vector``.
+
+        ``options["start_bar"]`` (an int, or one per env; -1 draws) starts the reset episodes at that
+        decision bar, within ``core.start_bounds``, without advancing their streams.
+        """
         n = self.num_envs
+        options = options or {}
         which = np.ones(n, dtype=np.bool_)
-        if options is not None and "reset_mask" in options:
+        if "reset_mask" in options:
             which = np.asarray(options["reset_mask"], dtype=np.bool_).reshape(n)
+        starts = self.core.start_bars(options.get("start_bar"), n)
         reseed = np.zeros(n, dtype=np.bool_)
         seeds = np.zeros(n, dtype=np.uint64)
         if seed is None and not self._seeded:
@@ -80,13 +88,12 @@ class AsterPerpVectorEnv(VectorEnv[Any, Any, Any]):
             which,
             reseed,
             seeds,
+            starts,
             self._fstate,
             self._istate,
-            self._rng,
             c.data.values,
             c.features_flat,
-            c.env_params,
-            c.brackets,
+            c.consts,
             obs,
         )
         self._last_obs = obs
@@ -96,33 +103,35 @@ class AsterPerpVectorEnv(VectorEnv[Any, Any, Any]):
     def step(
         self, actions: Any
     ) -> tuple[Any, npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_], dict[str, Any]]:
-        """Step all accounts; returns batched ``obs, rewards, terminated, truncated, info``."""
-        acts = np.asarray(actions, dtype=np.float64).reshape(self.num_envs)
-        obs = np.empty((self.num_envs, self.core.obs_size), dtype=np.float32)
+        """Step all accounts; returns batched ``obs, rewards, terminated, truncated, info``.
+
+        ``info`` maps each key of ``asterrl.sim.layout.REPORT_KEYS`` to a float64 array over the envs
+        (rows of one new report array); with same-step autoreset also ``final_obs`` and ``_final_obs``.
+        """
+        n = self.num_envs
+        acts = np.asarray(actions, dtype=np.float64).reshape(n)
+        obs = np.empty((n, self.core.obs_size), dtype=np.float32)
+        report = np.empty((L.N_REPORT, n), dtype=np.float64)
         c = self.core
         self._kernel(
             acts,
             self._fstate,
             self._istate,
-            self._rng,
             c.data.values,
             c.features_flat,
-            c.params,
-            c.env_params,
-            c.levels,
-            c.brackets,
-            c.limits,
+            c.consts,
             obs,
-            self._report,
+            report,
             self._final,
         )
         self._last_obs = obs
-        columns = np.ascontiguousarray(self._report.T)
-        info: dict[str, Any] = dict(zip(L.REPORT_KEYS, columns, strict=True))
-        terminated = columns[L.R_TERMINATED] != 0.0
-        truncated = columns[L.R_TRUNCATED] != 0.0
-        if self.metadata["autoreset_mode"] is AutoresetMode.SAME_STEP:
+        info: dict[str, Any] = dict(zip(L.REPORT_KEYS, report, strict=True))
+        terminated = report[L.R_TERMINATED] != 0.0
+        truncated = report[L.R_TRUNCATED] != 0.0
+        if self._same_step:
             done = terminated | truncated
-            info["final_obs"] = c.format_obs(self._final.copy())
+            final = np.zeros_like(self._final)
+            final[done] = self._final[done]
+            info["final_obs"] = c.format_obs(final)
             info["_final_obs"] = done
-        return c.format_obs(obs), columns[L.R_REWARD], terminated, truncated, info
+        return c.format_obs(obs), report[L.R_REWARD], terminated, truncated, info

@@ -1,6 +1,13 @@
 """Risk limits and the one gate that enforces them (shared by the environments and the live bridge)."""
 
-from asterrl.risk.gate import GateDecision, RiskGate, gate_target, leverage_capped_qty, loss_limit_flags
+from asterrl.risk.gate import (
+    GateDecision,
+    RiskGate,
+    gate_target,
+    leverage_capped_qty,
+    loss_limit_flags,
+    trimmed_position,
+)
 from asterrl.risk.limits import RiskLimits, RiskLimitsConfig
 
 __all__ = [
@@ -11,4 +18,5 @@ __all__ = [
     "gate_target",
     "leverage_capped_qty",
     "loss_limit_flags",
+    "trimmed_position",
 ]

@@ -7,11 +7,15 @@ numba step; ``RiskGate`` wraps it for single orders from Python (the live bridge
 Rules, in order:
 
 1. A drawdown or daily-loss breach returns a flat target (flatten) and ``HALT`` (the caller stops trading).
-2. Stale data, an order rate at its limit, or a price outside the band reject the order: the target stays
-   the current position.
+2. A hold (target = current position) passes unchanged: no order, nothing to gate.
 3. The target is clipped to ``max_leverage`` (counting the order's own fee and slippage, so leverage *after*
-   the fill stays within the limit), then to ``max_position_notional``, then the order to
-   ``max_order_notional``.
+   the fill stays within the limit), then to ``max_position_notional``. A position the market pushed beyond
+   them is cut back by any order (``trimmed_position``): after an order, leverage and position notional are
+   within the limits.
+4. The order is clipped to ``max_order_notional``, but never so far that the position stays beyond the
+   trimmed one: that forced part of an order is an exit that must happen.
+5. Stale data, an order rate at its limit, or a price outside the band reject the order: the target stays
+   the current position (live only; the environments never set these inputs).
 """
 
 from __future__ import annotations
@@ -80,7 +84,10 @@ def leverage_capped_qty(
     held = abs(current_qty)
     lk = max_leverage * unit_cost
     if current_qty * target_qty >= 0.0:
-        cap_reduce = max_leverage * (equity - unit_cost * held) / (price - lk) if price > lk else 0.0
+        if price > lk:
+            cap_reduce = max_leverage * (equity - unit_cost * held) / (price - lk)
+        else:  # a reduction's cost outweighs its notional: any reduction the equity can pay for passes
+            cap_reduce = held if equity >= unit_cost * held else 0.0
         if magnitude <= held:
             cap = cap_reduce
         else:
@@ -105,6 +112,42 @@ def loss_limit_flags(
     if day_start_equity > 0.0 and (day_start_equity - equity) >= limits[L_MAX_DAILY_LOSS] * day_start_equity:
         flags |= FLAG_DAILY_LOSS_BREACH
     return flags
+
+
+@njit(cache=True)
+def _position_capped(
+    current_qty: float,
+    target_qty: float,
+    price: float,
+    equity: float,
+    unit_cost: float,
+    limits: npt.NDArray[np.float64],
+) -> tuple[float, int]:
+    """``target_qty`` cut to the leverage limit, then to the position-notional limit; with the flags fired."""
+    flags = 0
+    allowed = leverage_capped_qty(current_qty, target_qty, price, equity, unit_cost, limits[L_MAX_LEVERAGE])
+    if allowed != target_qty:
+        flags |= FLAG_LEVERAGE_CLIPPED
+    position_cap = limits[L_MAX_POSITION_NOTIONAL] / price
+    if abs(allowed) > position_cap:
+        allowed = math.copysign(position_cap, allowed)
+        flags |= FLAG_POSITION_CLIPPED
+    return allowed, flags
+
+
+@njit(cache=True)
+def trimmed_position(
+    current_qty: float, price: float, equity: float, unit_cost: float, limits: npt.NDArray[np.float64]
+) -> float:
+    """The current position cut back within the leverage and position-notional limits (base asset).
+
+    Equal to ``current_qty`` unless the market pushed the position beyond a limit; the difference is the
+    forced part of the next order, which neither the order cap nor the market model's participation cap
+    or minimum notional hold back.
+    """
+    if current_qty == 0.0:
+        return 0.0
+    return _position_capped(current_qty, current_qty, price, equity, unit_cost, limits)[0]
 
 
 @njit(cache=True)
@@ -140,23 +183,21 @@ def gate_target(
         return 0.0, flags
     if target_qty == current_qty:
         return target_qty, 0
-    if data_age_ms > limits[L_MAX_DATA_AGE_MS]:
-        return current_qty, FLAG_STALE_DATA
-    if orders_last_minute >= limits[L_MAX_ORDERS_PER_MINUTE]:
-        return current_qty, FLAG_ORDER_RATE
-    if price_deviation > limits[L_PRICE_BAND]:
-        return current_qty, FLAG_PRICE_BAND
-    allowed = leverage_capped_qty(current_qty, target_qty, price, equity, unit_cost, limits[L_MAX_LEVERAGE])
-    if allowed != target_qty:
-        flags |= FLAG_LEVERAGE_CLIPPED
-    position_cap = limits[L_MAX_POSITION_NOTIONAL] / price
-    if abs(allowed) > position_cap:
-        allowed = math.copysign(position_cap, allowed)
-        flags |= FLAG_POSITION_CLIPPED
+    allowed, flags = _position_capped(current_qty, target_qty, price, equity, unit_cost, limits)
     order_cap = limits[L_MAX_ORDER_NOTIONAL] / price
     if abs(allowed - current_qty) > order_cap:
-        allowed = current_qty + math.copysign(order_cap, allowed - current_qty)
+        clipped = current_qty + math.copysign(order_cap, allowed - current_qty)
+        keep = trimmed_position(current_qty, price, equity, unit_cost, limits)
+        if abs(keep) < abs(current_qty) and clipped * current_qty > 0.0 and abs(clipped) > abs(keep):
+            clipped = keep  # the order cap never keeps a position beyond the limits
+        allowed = clipped
         flags |= FLAG_ORDER_CLIPPED
+    if data_age_ms > limits[L_MAX_DATA_AGE_MS]:
+        return current_qty, flags | FLAG_STALE_DATA
+    if orders_last_minute >= limits[L_MAX_ORDERS_PER_MINUTE]:
+        return current_qty, flags | FLAG_ORDER_RATE
+    if price_deviation > limits[L_PRICE_BAND]:
+        return current_qty, flags | FLAG_PRICE_BAND
     return allowed, flags
 
 

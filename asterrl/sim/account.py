@@ -20,7 +20,14 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-from asterrl.risk.gate import HALT, REJECTED, gate_target, leverage_capped_qty, loss_limit_flags
+from asterrl.risk.gate import (
+    HALT,
+    REJECTED,
+    gate_target,
+    leverage_capped_qty,
+    loss_limit_flags,
+    trimmed_position,
+)
 from asterrl.sim import layout as L
 from asterrl.sim.kernels import (
     apply_fill,
@@ -37,7 +44,7 @@ from asterrl.sim.kernels import (
 def _half_spread(market: npt.NDArray[np.float64], params: npt.NDArray[np.float64], bar: int) -> float:
     """Half-spread for an order decided at ``bar``'s close: the fixed setting, else the bar's estimate."""
     fixed = params[L.P_HALF_SPREAD]
-    return fixed if fixed >= 0.0 else market[L.M_HALF_SPREAD, bar]
+    return fixed if fixed >= 0.0 else market[bar, L.M_HALF_SPREAD]
 
 
 @njit(cache=True)
@@ -55,16 +62,16 @@ def _flatten_at(
     qty = fstate[L.S_QTY, i]
     if qty == 0.0:
         return
-    ref = market[L.M_OPEN, price_bar] if use_open else market[L.M_CLOSE, price_bar]
+    ref = market[price_bar, L.M_OPEN] if use_open else market[price_bar, L.M_CLOSE]
     side = -1.0 if qty > 0.0 else 1.0
     price = market_fill_price(
         side,
         ref,
         _half_spread(market, params, cost_bar),
         params[L.P_IMPACT_K],
-        market[L.M_SIGMA, cost_bar],
+        market[cost_bar, L.M_SIGMA],
         abs(qty) * ref,
-        market[L.M_NOTIONAL_VOLUME, price_bar],
+        market[price_bar, L.M_NOTIONAL_VOLUME],
         params[L.P_TICK],
     )
     fee = abs(qty) * price * params[L.P_TAKER_FEE]
@@ -79,6 +86,22 @@ def _flatten_at(
     report[L.R_FILL_QTY] += -qty
     report[L.R_FILL_PRICE] = price
     report[L.R_TRADED_NOTIONAL] += abs(qty) * price
+
+
+@njit(cache=True)
+def _margin_capped(
+    qty: float,
+    allowed: float,
+    value_open: float,
+    equity_open: float,
+    unit_cost: float,
+    params: npt.NDArray[np.float64],
+    brackets: npt.NDArray[np.float64],
+) -> float:
+    """``allowed`` cut to the account's margin leverage (setting and bracket), then to the lot step."""
+    margin_leverage = min(params[L.P_LEVERAGE], bracket_max_leverage(abs(allowed) * value_open, brackets))
+    allowed = leverage_capped_qty(qty, allowed, value_open, equity_open, unit_cost, margin_leverage)
+    return round_qty_toward_zero(allowed, params[L.P_STEP])
 
 
 @njit(cache=True)
@@ -99,21 +122,27 @@ def _place_order(
     ``limit_price`` <= 0 sends a market order (taker fee, half-spread and impact). A positive one sends a
     limit order living for one bar: marketable at the open it fills like a market order capped at the
     limit; otherwise it fills at the limit, with the maker fee, only if the bar trades through it.
-    Returns the gate's flags.
+
+    A hold (``target_qty`` equal to the position) sends no order. The forced part of an order, which brings
+    a position the market pushed beyond the risk or margin limits back within them, always fills, at
+    market: neither the participation cap, the minimum notional nor an unfilled limit price holds it
+    back, so after any order leverage is within the limits. Returns the gate's flags.
     """
     k = t + 1
     wallet, qty, entry = fstate[L.S_WALLET, i], fstate[L.S_QTY, i], fstate[L.S_ENTRY, i]
-    ref = market[L.M_OPEN, k]
-    value_open = market[L.M_VALUE_OPEN, k]
+    ref = market[k, L.M_OPEN]
+    value_open = market[k, L.M_VALUE_OPEN]
     equity_open = wallet + qty * (value_open - entry)
-    step, tick = params[L.P_STEP], params[L.P_TICK]
-    half_spread, sigma = _half_spread(market, params, t), market[L.M_SIGMA, t]
-    bar_notional = market[L.M_NOTIONAL_VOLUME, k]
-    side = 1.0 if target_qty > qty else -1.0
-    est_price = market_fill_price(
-        side, ref, half_spread, params[L.P_IMPACT_K], sigma, abs(target_qty - qty) * ref, bar_notional, tick
-    )
-    unit_cost = params[L.P_TAKER_FEE] * est_price + abs(est_price - value_open)
+    step, tick, impact_k = params[L.P_STEP], params[L.P_TICK], params[L.P_IMPACT_K]
+    half_spread, sigma = _half_spread(market, params, t), market[t, L.M_SIGMA]
+    bar_notional = market[k, L.M_NOTIONAL_VOLUME]
+    # Cost per unit traded that the gate counts: the worse of a buy and a sell, sized for the larger of the
+    # wanted order and the whole position (a trim can be that large), so its caps hold after any fill.
+    est_notional = max(abs(target_qty - qty), abs(qty)) * ref
+    buy = market_fill_price(1.0, ref, half_spread, impact_k, sigma, est_notional, bar_notional, tick)
+    sell = market_fill_price(-1.0, ref, half_spread, impact_k, sigma, est_notional, bar_notional, tick)
+    taker = params[L.P_TAKER_FEE]
+    unit_cost = max(taker * buy + abs(buy - value_open), taker * sell + abs(sell - value_open))
     allowed, flags = gate_target(
         qty,
         target_qty,
@@ -130,39 +159,45 @@ def _place_order(
     if flags & REJECTED:
         report[L.R_REJECTED] = 1.0
         return flags
-    margin_leverage = min(params[L.P_LEVERAGE], bracket_max_leverage(abs(allowed) * value_open, brackets))
-    allowed = leverage_capped_qty(qty, allowed, value_open, equity_open, unit_cost, margin_leverage)
-    allowed = round_qty_toward_zero(allowed, step)
+    if allowed == qty:
+        return flags
+    allowed = _margin_capped(qty, allowed, value_open, equity_open, unit_cost, params, brackets)
     order = round((allowed - qty) / step) * step
     if order == 0.0:
         return flags
-    reduce_only = is_reduce_only(qty, allowed)
-    if not reduce_only and abs(order) * ref < params[L.P_MIN_NOTIONAL]:
-        report[L.R_REJECTED] = 1.0
-        return flags
+    forced = 0.0  # the part of a reducing order that brings a position beyond the limits back within them
+    if order * qty < 0.0 and not flags & HALT:
+        keep = trimmed_position(qty, value_open, equity_open, unit_cost, limits)
+        keep = _margin_capped(qty, keep, value_open, equity_open, unit_cost, params, brackets)
+        forced = min(round(abs(qty - keep) / step) * step, abs(order))
     size = abs(order)
+    if not is_reduce_only(qty, allowed) and size * ref < params[L.P_MIN_NOTIONAL]:
+        report[L.R_REJECTED] = 1.0
+        if forced == 0.0:
+            return flags
+        order = -math.copysign(forced, qty)  # the trim alone is reduce-only, exempt from min notional
+        size = forced
     if not flags & HALT:
-        room = round_qty_toward_zero(params[L.P_PARTICIPATION] * market[L.M_VOLUME, k], step)
+        room = round_qty_toward_zero(params[L.P_PARTICIPATION] * market[k, L.M_VOLUME], step)
         if room < size:
-            size = room
-            report[L.R_PARTIAL] = 1.0
+            size = max(room, forced)
+            report[L.R_PARTIAL] = 1.0 if size < abs(order) else 0.0
     if size <= 0.0:
         return flags
-    fee_rate = params[L.P_TAKER_FEE]
-    price = market_fill_price(
-        side, ref, half_spread, params[L.P_IMPACT_K], sigma, size * ref, bar_notional, tick
-    )
+    side = 1.0 if order > 0.0 else -1.0
+    fee_rate = taker
+    price = market_fill_price(side, ref, half_spread, impact_k, sigma, size * ref, bar_notional, tick)
     slipped = True
-    if limit_price > 0.0:
+    if limit_price > 0.0 and forced == 0.0:
         marketable = ref <= limit_price if side > 0.0 else ref >= limit_price
         if marketable:
             price = min(price, limit_price) if side > 0.0 else max(price, limit_price)
         else:
-            crossed = market[L.M_LOW, k] < limit_price if side > 0.0 else market[L.M_HIGH, k] > limit_price
+            crossed = market[k, L.M_LOW] < limit_price if side > 0.0 else market[k, L.M_HIGH] > limit_price
             if not crossed:
                 return flags
             price, fee_rate, slipped = limit_price, params[L.P_MAKER_FEE], False
-    fill_qty = math.copysign(size, order)
+    fill_qty = side * size
     fee = size * price * fee_rate
     wallet, qty, entry = apply_fill(wallet, qty, entry, fill_qty, price, fee, step)
     fstate[L.S_WALLET, i] = wallet
@@ -174,9 +209,6 @@ def _place_order(
     report[L.R_FILL_QTY] += fill_qty
     report[L.R_FILL_PRICE] = price
     report[L.R_TRADED_NOTIONAL] += size * price
-    equity_after = wallet + qty * (value_open - entry)
-    if equity_after > 0.0:
-        report[L.R_GATE_LEVERAGE] = abs(qty) * value_open / equity_after
     return flags
 
 
@@ -202,16 +234,16 @@ def _liquidate_if_breached(
     if qty == 0.0:
         return False
     if at_open:
-        adverse = market[L.M_VALUE_OPEN, k]
+        adverse = market[k, L.M_VALUE_OPEN]
     else:
-        adverse = market[L.M_VALUE_LOW, k] if qty > 0.0 else market[L.M_VALUE_HIGH, k]
+        adverse = market[k, L.M_VALUE_LOW] if qty > 0.0 else market[k, L.M_VALUE_HIGH]
     if wallet + qty * (adverse - entry) > maintenance_margin(abs(qty) * adverse, brackets):
         return False
     trigger = liquidation_price(wallet, qty, entry, brackets)
-    value_open = market[L.M_VALUE_OPEN, k]
+    value_open = market[k, L.M_VALUE_OPEN]
     exit_price = min(trigger, value_open) if qty > 0.0 else max(trigger, value_open)
-    exit_price = max(exit_price, market[L.M_VALUE_LOW, k])
-    exit_price = min(exit_price, market[L.M_VALUE_HIGH, k])
+    exit_price = max(exit_price, market[k, L.M_VALUE_LOW])
+    exit_price = min(exit_price, market[k, L.M_VALUE_HIGH])
     wallet += qty * (exit_price - entry)
     fee = min(abs(qty) * exit_price * params[L.P_LIQUIDATION_FEE], max(wallet, 0.0))
     wallet -= fee
@@ -228,6 +260,14 @@ def _liquidate_if_breached(
     fstate[L.S_QTY, i] = 0.0
     fstate[L.S_ENTRY, i] = 0.0
     return True
+
+
+@njit(cache=True)
+def _book_shortfall(i: int, fstate: npt.NDArray[np.float64], report: npt.NDArray[np.float64]) -> None:
+    """A flat account whose exit cost more than its equity ends at zero; the rest is the insurance fund's."""
+    if fstate[L.S_WALLET, i] < 0.0 and fstate[L.S_QTY, i] == 0.0:
+        report[L.R_SHORTFALL] += -fstate[L.S_WALLET, i]
+        fstate[L.S_WALLET, i] = 0.0
 
 
 @njit(cache=True)
@@ -254,7 +294,7 @@ def advance_account(
     report[:] = 0.0
     t = istate[L.I_BAR, i]
     k = t + 1
-    day = np.int64(market[L.M_DAY, k])
+    day = np.int64(market[k, L.M_DAY])
     if day != istate[L.I_DAY, i]:
         fstate[L.S_DAY_START_EQUITY, i] = fstate[L.S_EQUITY, i]
         istate[L.I_DAY, i] = day
@@ -262,12 +302,17 @@ def advance_account(
     liquidated = _liquidate_if_breached(i, fstate, market, params, brackets, k, True, report)
     if not liquidated:
         flags = _place_order(i, target_qty, limit_price, fstate, market, params, brackets, limits, t, report)
+        _book_shortfall(i, fstate, report)
+        qty, value_open = fstate[L.S_QTY, i], market[k, L.M_VALUE_OPEN]
+        equity_open = fstate[L.S_WALLET, i] + qty * (value_open - fstate[L.S_ENTRY, i])
+        if qty != 0.0 and equity_open > 0.0:
+            report[L.R_GATE_LEVERAGE] = abs(qty) * value_open / equity_open
         liquidated = _liquidate_if_breached(i, fstate, market, params, brackets, k, False, report)
-    if not liquidated and market[L.M_FUNDING_EVENT, k] > 0.0:
-        payment = -fstate[L.S_QTY, i] * market[L.M_VALUE_CLOSE, k] * market[L.M_FUNDING_RATE, k]
+    if not liquidated and market[k, L.M_FUNDING_EVENT] > 0.0:
+        payment = -fstate[L.S_QTY, i] * market[k, L.M_VALUE_CLOSE] * market[k, L.M_FUNDING_RATE]
         fstate[L.S_WALLET, i] += payment
         report[L.R_FUNDING] = payment
-    value_close = market[L.M_VALUE_CLOSE, k]
+    value_close = market[k, L.M_VALUE_CLOSE]
     equity = fstate[L.S_WALLET, i] + fstate[L.S_QTY, i] * (value_close - fstate[L.S_ENTRY, i])
     fstate[L.S_PEAK_EQUITY, i] = max(fstate[L.S_PEAK_EQUITY, i], equity)
     breach = (
@@ -277,11 +322,9 @@ def advance_account(
     )
     halted = (flags & HALT) != 0 or breach != 0
     if halted and fstate[L.S_QTY, i] != 0.0:
-        last = market.shape[1] - 1
+        last = market.shape[0] - 1
         _flatten_at(i, fstate, market, params, k, min(k + 1, last), k < last, report)
-        if fstate[L.S_WALLET, i] < 0.0:
-            report[L.R_SHORTFALL] += -fstate[L.S_WALLET, i]
-            fstate[L.S_WALLET, i] = 0.0
+        _book_shortfall(i, fstate, report)
         equity = fstate[L.S_WALLET, i]
     flags |= breach
     qty = fstate[L.S_QTY, i]
@@ -312,7 +355,7 @@ def advance_account(
     report[L.R_TERMINATED] = 1.0 if terminated else 0.0
     report[L.R_TRUNCATED] = 1.0 if truncated else 0.0
     report[L.R_BAR] = k
-    report[L.R_TIMESTAMP] = market[L.M_TIMESTAMP, k]
+    report[L.R_TIMESTAMP] = market[k, L.M_TIMESTAMP]
 
 
 @njit(cache=True)
@@ -333,7 +376,7 @@ def open_account(
     istate[L.I_BAR, i] = start_bar
     istate[L.I_START, i] = start_bar
     istate[L.I_END, i] = end_bar
-    istate[L.I_DAY, i] = np.int64(market[L.M_DAY, start_bar])
+    istate[L.I_DAY, i] = np.int64(market[start_bar, L.M_DAY])
 
 
 def new_state(n_accounts: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:

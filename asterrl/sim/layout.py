@@ -1,6 +1,7 @@
 """Slot indices of the plain arrays the numba kernels share (struct-of-arrays layout).
 
-* ``market[M_*, bar]`` float64: one row per per-bar series, prepared once by ``MarketData``.
+* ``market[bar, M_*]`` float64: one row per bar (bar-major, so one bar's fields share a cache line or two:
+  the batched env reads a different bar for every account), prepared once by ``MarketData``.
 * ``fstate[S_*, account]`` float64 and ``istate[I_*, account]`` int64: per-account state, one row per field.
 * ``params[P_*]`` float64: the market-model constants (fees, filters, leverage).
 * ``report[R_*]`` float64: what one step did to one account (becomes the env's ``info``).
@@ -10,7 +11,7 @@ Numba reads module-level integers as compile-time constants, so these cost nothi
 
 from __future__ import annotations
 
-# --- market rows (per bar) ---------------------------------------------------------------------------
+# --- market fields (columns of one bar's row) -------------------------------------------------------
 M_TIMESTAMP = 0  # bar open time, ms UTC (exact in float64)
 M_OPEN = 1  # last-trade OHLC, USDT
 M_HIGH = 2
@@ -29,7 +30,7 @@ M_HALF_SPREAD = 14  # estimated half-spread known at this bar's close, fraction 
 M_DAY = 15  # UTC day number of the bar's open
 M_HOURS_TO_FUNDING = 16  # hours from this bar's close to the next settlement
 M_LAST_FUNDING_RATE = 17  # most recent settled rate at this bar's close
-N_MARKET_ROWS = 18
+N_MARKET_FIELDS = 18
 
 # --- market-model parameters -------------------------------------------------------------------------
 P_MAKER_FEE = 0
@@ -82,7 +83,7 @@ R_LIQUIDATED = 8
 R_LIQUIDATION_FEE = 9
 R_SHORTFALL = 10  # loss beyond the wallet at a liquidation, USDT (covered by the insurance fund)
 R_RISK_FLAGS = 11  # gate flags (asterrl.risk.gate.FLAG_*)
-R_GATE_LEVERAGE = 12  # |position| * valuation price / equity right after the fill
+R_GATE_LEVERAGE = 12  # |position| * valuation open / equity after the order at the open (0 flat)
 R_EQUITY = 13
 R_WALLET = 14
 R_UNREALISED_PNL = 15

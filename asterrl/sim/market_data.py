@@ -1,7 +1,7 @@
 """Market data prepared once into the plain arrays the kernels read (no pandas inside a step).
 
 ``MarketData.from_frames`` takes canonical frames (bars, optional funding and mark) and builds the float64
-``values[M_*, bar]`` table: last-trade OHLCV, the valuation price (mark where it exists, else last trade),
+``values[bar, M_*]`` table: last-trade OHLCV, the valuation price (mark where it exists, else last trade),
 funding settlements mapped to the bar at whose close they settle, and the per-bar cost inputs (volatility
 and half-spread) known at each bar's close.
 
@@ -33,7 +33,8 @@ _DEFAULT_FUNDING_INTERVAL_MS = 8 * HOUR_MS
 class MarketData:
     """Per-bar arrays for the kernels.
 
-    :param values: float64 array ``[N_MARKET_ROWS, n_bars]`` (rows ``asterrl.sim.layout.M_*``), C-contiguous.
+    :param values: float64 array ``[n_bars, N_MARKET_FIELDS]`` (columns ``asterrl.sim.layout.M_*``),
+        C-contiguous: one bar's fields are adjacent in memory, as the kernels read them.
     :param timestamps: bar open times, int64 ms UTC.
     :param interval_ms: bar length, ms.
     :param has_mark: whether any bar carries mark prices.
@@ -48,6 +49,10 @@ class MarketData:
     def n_bars(self) -> int:
         """Number of bars."""
         return int(self.timestamps.shape[0])
+
+    def series(self, field: int) -> npt.NDArray[np.float64]:
+        """One per-bar series (``asterrl.sim.layout.M_*``) as a view over all bars."""
+        return self.values[:, field]
 
     @classmethod
     def from_frames(
@@ -86,7 +91,7 @@ class MarketData:
             steps, counts = np.unique(np.diff(ts), return_counts=True)
             interval_ms = int(steps[np.argmax(counts)])
         n = ts.shape[0]
-        v = np.zeros((L.N_MARKET_ROWS, n), dtype=np.float64)
+        v = np.zeros((L.N_MARKET_FIELDS, n), dtype=np.float64)  # built field by field, stored bar-major
         v[L.M_TIMESTAMP] = ts.astype(np.float64)
         v[L.M_OPEN : L.M_VOLUME + 1] = ohlcv.T
         if "quote_volume" in bars.columns and bars["quote_volume"].notna().all():
@@ -97,7 +102,7 @@ class MarketData:
         _fill_funding(v, ts, interval_ms, funding)
         _fill_cost_inputs(v, costs)
         v[L.M_DAY] = (ts // DAY_MS).astype(np.float64)
-        return cls(np.ascontiguousarray(v), ts, interval_ms, has_mark)
+        return cls(np.ascontiguousarray(v.T), ts, interval_ms, has_mark)
 
 
 def _fill_valuation(v: npt.NDArray[np.float64], ts: npt.NDArray[np.int64], mark: pd.DataFrame | None) -> bool:

@@ -158,3 +158,12 @@ def test_same_step_autoreset_returns_the_final_observation() -> None:
     for _ in range(3):
         last = single.step(2)[0]
     assert np.array_equal(last, info["final_obs"][0])
+
+
+def test_info_holds_every_report_key_in_order() -> None:
+    from asterrl.sim import layout as L
+    from envs.perp_env import report_info
+
+    info = report_info([float(i) for i in range(L.N_REPORT)])
+    assert list(info) == list(L.REPORT_KEYS)
+    assert list(info.values()) == [float(i) for i in range(L.N_REPORT)]

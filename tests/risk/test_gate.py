@@ -7,7 +7,7 @@ import math
 import pytest
 
 from asterrl.errors import ConfigError
-from asterrl.risk import RiskGate, RiskLimits
+from asterrl.risk import GateDecision, RiskGate, RiskLimits, leverage_capped_qty, trimmed_position
 from asterrl.risk.gate import (
     FLAG_DAILY_LOSS_BREACH,
     FLAG_DRAWDOWN_BREACH,
@@ -88,3 +88,23 @@ def test_invalid_limits_are_refused() -> None:
     with pytest.raises(ConfigError):
         RiskLimits(max_drawdown=1.5).validate()
     assert RiskLimits(max_order_notional=math.inf).to_manifest()["max_order_notional"] is None
+
+
+def test_a_hold_passes_and_an_order_trims_a_position_beyond_the_limit() -> None:
+    g = gate(max_leverage=2.0, max_order_notional=4_000.0)
+    # Long 0.75 BTC at 40000 with 10000 USDT is 3x: holding it sends no order and passes unchanged.
+    state = {**BASE, "current_qty": 0.75, "day_start_equity": 10_000.0}
+    assert g.check(**state, target_qty=0.75) == GateDecision(0.75, 0)
+    # Any order must end within 2x: even a wish to add is cut to 2 * 10000 / 40000 = 0.5 BTC, and the
+    # 4000 USDT order cap (0.1 BTC) does not keep the position above it (the forced part must happen).
+    d = g.check(**state, target_qty=1.0)
+    assert d.target_qty == pytest.approx(0.5)
+    assert d.flags == FLAG_LEVERAGE_CLIPPED | FLAG_ORDER_CLIPPED
+    assert trimmed_position(0.75, 40_000.0, 10_000.0, 0.0, RiskLimits(max_leverage=2.0).to_array()) == 0.5
+
+
+def test_a_reduction_whose_cost_outweighs_its_notional_is_not_forced_flat() -> None:
+    # Leverage 50, 900 USDT cost per BTC at 40000: 50 * 900 > 40000, so |q| (40000 - 45000) <= ... holds
+    # for any reduction the equity can pay; 0.1 BTC (4000 USDT, 0.4x) is kept, not flattened.
+    assert leverage_capped_qty(0.1, 0.1, 40_000.0, 10_000.0, 900.0, 50.0) == 0.1
+    assert leverage_capped_qty(0.1, 0.05, 40_000.0, 10_000.0, 900.0, 50.0) == 0.05

@@ -54,11 +54,11 @@ def test_funding_maps_to_the_bar_whose_close_is_the_settlement_on_5m_bars() -> N
     frame = bars(p, p, p, p).assign(timestamp=T0 + 300_000 * np.arange(n, dtype=np.int64))
     funding = pd.DataFrame({"timestamp": [T0 + 8 * HOUR], "funding_rate": [2e-4]})
     data = MarketData.from_frames(frame, funding=funding)
-    events = np.flatnonzero(data.values[L.M_FUNDING_EVENT])
+    events = np.flatnonzero(data.series(L.M_FUNDING_EVENT))
     assert events.tolist() == [95]  # bar 07:55 closes at 08:00
-    assert data.values[L.M_LAST_FUNDING_RATE, 94] == 0.0
-    assert data.values[L.M_LAST_FUNDING_RATE, 95] == 2e-4
-    assert data.values[L.M_HOURS_TO_FUNDING, 0] == pytest.approx(8.0 - 5.0 / 60.0)
+    assert data.series(L.M_LAST_FUNDING_RATE)[94] == 0.0
+    assert data.series(L.M_LAST_FUNDING_RATE)[95] == 2e-4
+    assert data.series(L.M_HOURS_TO_FUNDING)[0] == pytest.approx(8.0 - 5.0 / 60.0)
 
 
 def test_spread_estimate_is_the_abdi_ranaldo_formula() -> None:
@@ -73,4 +73,4 @@ def test_spread_estimate_is_the_abdi_ranaldo_formula() -> None:
     c0, eta0, eta1 = math.log(101.9), 0.5 * math.log(102.0 * 99.0), 0.5 * math.log(103.0 * 100.0)
     s2 = 4.0 * (c0 - eta0) * (c0 - eta1)
     assert s2 > 0.0
-    assert data.values[L.M_HALF_SPREAD, 1] == pytest.approx(0.5 * math.sqrt(s2))
+    assert data.series(L.M_HALF_SPREAD)[1] == pytest.approx(0.5 * math.sqrt(s2))

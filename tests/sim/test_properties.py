@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -72,13 +73,14 @@ def test_accounting_identities_hold_at_every_step(
     config = MarketModelConfig(costs=costs, margin=MarginConfig(leverage=50.0))
     limits = RiskLimits(max_leverage=max_leverage, max_drawdown=0.6, max_daily_loss=0.5)
     sim = PerpSimulator(data, config, limits, 10_000.0)
-    value_close = data.values[L.M_VALUE_CLOSE]
+    value_open, value_close = data.series(L.M_VALUE_OPEN), data.series(L.M_VALUE_CLOSE)
+    close = data.series(L.M_CLOSE)
     for fraction in targets:
         if sim.done:
             break
-        bar = sim.bar
         # Ask for up to 1.5x the limit so the gate has work to do.
-        target = 1.5 * fraction * max_leverage * sim.equity / data.values[L.M_CLOSE, bar]
+        target = 1.5 * fraction * max_leverage * sim.equity / close[sim.bar]
+        before = sim.position
         r = sim.step(target)
         assert all(math.isfinite(v) for v in r.values())
         k = int(r["bar"])
@@ -87,8 +89,14 @@ def test_accounting_identities_hold_at_every_step(
         assert math.isclose(sim.equity, sim.wallet + upnl, rel_tol=1e-12, abs_tol=1e-9)
         assert r["fee"] >= 0.0 and r["slippage"] >= 0.0 and r["liquidation_fee"] >= 0.0
         assert sim.wallet >= 0.0 and r["shortfall"] >= 0.0
-        if r["partial_fill"] == 0.0 and r["fill_qty"] != 0.0 and r["liquidated"] == 0.0:
-            assert r["gate_leverage"] <= max_leverage * (1.0 + 1e-9)
+        if target != before and sim.position != 0.0:
+            # Any order (partial fills included) leaves leverage at the fill bar's open within the limit.
+            # Valued there: the wallet before this bar's funding, the position and entry after the order.
+            wallet_open = sim.wallet - r["funding"]
+            equity_open = wallet_open + sim.position * (value_open[k] - sim.entry_price)
+            leverage = abs(sim.position) * value_open[k] / equity_open
+            assert leverage <= max_leverage * (1.0 + 1e-9)
+            assert leverage == pytest.approx(r["gate_leverage"], rel=1e-9)
 
 
 @settings(max_examples=40, deadline=None)

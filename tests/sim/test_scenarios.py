@@ -119,7 +119,7 @@ def test_order_filled_after_a_settlement_does_not_pay_it() -> None:
     assert r["funding"] == 0.0
     # Hours to the next settlement seen at bar 7's close (08:00): 16:00 is 8h away; at bar 15's close
     # (16:00) the next is 20:00, 4h away; after the last (20:00) the 4h grid is extended: 24:00.
-    hours = data.values[layout.M_HOURS_TO_FUNDING]
+    hours = data.series(layout.M_HOURS_TO_FUNDING)
     assert (hours[7], hours[15], hours[19], hours[21]) == (8.0, 4.0, 4.0, 2.0)
 
 
@@ -222,3 +222,60 @@ def test_drawdown_breach_flattens_at_the_next_open_and_ends() -> None:
     assert r["wallet_balance"] == pytest.approx(10_000 - 7.0 - 1_450.0 - 6.4925)
     assert r["equity"] == pytest.approx(8_536.5075)
     assert sim.done
+
+
+def test_limit_orders_fill_only_when_the_bar_trades_through_with_the_maker_fee() -> None:
+    frame = bars(
+        opens=[100.0, 100.0, 100.0, 100.6, 100.7],
+        highs=[100.0, 100.2, 101.0, 100.9, 100.7],
+        lows=[100.0, 99.0, 99.8, 100.3, 100.7],
+        closes=[100.0, 100.0, 100.4, 100.7, 100.7],
+    )
+    costs = CostConfig(maker_fee=0.0001, taker_fee=0.00035, half_spread_bps=0.0, impact_k=0.0)
+    filters = ExchangeFilters(tick_size=0.01, step_size=0.001, min_notional=5.0)
+    config = MarketModelConfig(costs=costs, filters=filters)
+    sim = PerpSimulator(MarketData.from_frames(frame, costs=costs), config, NO_LIMITS, 10_000.0)
+    # Buy 10 at 99.5: bar 1 opens at 100 (above the limit, not marketable) and trades down to 99.0, through
+    # the limit: filled at 99.5 with the maker fee 10 * 99.5 * 0.0001 = 0.0995, no slippage.
+    r = sim.step(10.0, limit_price=99.5)
+    assert (r["fill_qty"], r["fill_price"]) == (pytest.approx(10.0), 99.5)
+    assert r["fee"] == pytest.approx(0.0995)
+    assert r["slippage"] == 0.0
+    assert r["equity"] == pytest.approx(10_000.0 - 0.0995 + 10.0 * (100.0 - 99.5))
+    # Sell at 101: bar 2's high only touches 101, it does not trade through it: nothing fills.
+    r = sim.step(0.0, limit_price=101.0)
+    assert (r["fill_qty"], r["fee"], r["position"]) == (0.0, 0.0, pytest.approx(10.0))
+    # Sell at 100.5: bar 3 opens at 100.6, already better than the limit, so the order is marketable and
+    # fills like a market order at the open (capped at the limit): 100.6 with the taker fee.
+    r = sim.step(0.0, limit_price=100.5)
+    assert (r["fill_qty"], r["fill_price"]) == (pytest.approx(-10.0), pytest.approx(100.6))
+    assert r["fee"] == pytest.approx(10.0 * 100.6 * 0.00035)  # 0.3521
+    assert r["wallet_balance"] == pytest.approx(10_000.0 - 0.0995 + 10.0 * (100.6 - 99.5) - 0.3521)
+    assert r["position"] == 0.0
+
+
+def test_the_forced_part_of_a_capped_order_fills_beyond_the_participation_cap() -> None:
+    # Long 0.5 BTC at 40000 with 10000 USDT (2x). Bar 2 closes at 30000: equity 5000 - 0 costs, leverage
+    # 0.5 * 30000 / 5000 = 3x, above the 2x limit. Bars 3-4 trade only 0.01 BTC (cap 10 % = 0.001 BTC), yet
+    # the order back within 2x goes through: 0.5 * 30000 / (5000 - 0) -> |q| <= 2 * 5000 / 30000 = 0.3333.
+    frame = bars(
+        opens=[40000, 40000, 40000, 30000, 30000],
+        highs=[40000, 40000, 40000, 30000, 30000],
+        lows=[40000, 40000, 30000, 30000, 30000],
+        closes=[40000, 40000, 30000, 30000, 30000],
+    )
+    frame.loc[3:, "volume"] = 0.01
+    costs = CostConfig(maker_fee=0.0, taker_fee=0.0, half_spread_bps=0.0, impact_k=0.0, participation_cap=0.1)
+    limits = RiskLimits(max_leverage=2.0, max_drawdown=math.inf, max_daily_loss=math.inf)
+    sim = PerpSimulator(
+        MarketData.from_frames(frame, costs=costs), MarketModelConfig(costs=costs), limits, 10_000.0
+    )
+    assert sim.step(0.5)["fill_qty"] == pytest.approx(0.5)
+    r = sim.step(0.5)  # a hold sends no order: the market pushed leverage to 3x
+    assert r["fill_qty"] == 0.0 and r["equity"] == pytest.approx(5_000.0)
+    r = sim.step(0.45)  # wants 0.45 (2.7x): the gate asks 0.333 and all of the 0.167 cut fills
+    assert r["fill_qty"] == pytest.approx(-0.167)  # 0.3333 rounded down to the lot: 0.333
+    assert r["partial_fill"] == 0.0
+    assert r["gate_leverage"] == pytest.approx(0.333 * 30_000.0 / 5_000.0)  # 1.998x
+    r = sim.step(0.2)  # within the limit now, so an order is capped by the volume: 0.001 of 0.133 BTC
+    assert r["fill_qty"] == pytest.approx(-0.001) and r["partial_fill"] == 1.0
