@@ -36,8 +36,8 @@ quickstart: setup
 	$(BIN)/asterrl data list
 
 lint: setup
-	$(BIN)/ruff check asterrl envs agents experiments conf tests benchmarks
-	$(BIN)/ruff format --check asterrl envs agents experiments conf tests benchmarks
+	$(BIN)/ruff check asterrl envs agents experiments conf hydra_plugins tests benchmarks
+	$(BIN)/ruff format --check asterrl envs agents experiments conf hydra_plugins tests benchmarks
 	$(BIN)/mypy
 
 ## The whole test suite, slow tests included, after lint and type checks.

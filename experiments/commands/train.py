@@ -2,8 +2,12 @@
 
 One run: ``asterrl train`` composes ``conf/config.yaml`` with the overrides and trains. A sweep: ``asterrl
 train -m agent.lr=1e-4,3e-4 seed=0,1`` hands the overrides to Hydra's multirun launcher (one job per
-combination, each its own run and TensorBoard run in the same experiment); ``hydra/sweeper=...`` and
-``hydra/launcher=...`` select other Hydra plugins when installed.
+combination, each its own run and TensorBoard run in the same experiment). ``hydra/sweeper=ray_tune`` runs
+the same grid as Ray Tune trials, on the cluster at ``ray.address=auto`` (or ``ray://host:10001``) or on a
+local Ray of ``ray.num_cpus`` CPUs, with ``hydra.sweeper.max_concurrent_trials`` and
+``hydra.sweeper.resources_per_trial.{cpu,gpu}``; it prints a results table and writes it to
+``<hydra.sweep.dir>/results.csv``. ``hydra/sweeper=...`` and ``hydra/launcher=...`` select other Hydra
+plugins when installed.
 """
 
 from __future__ import annotations
@@ -64,6 +68,14 @@ def _print_result(result: Any) -> None:
     print(f"tensorboard:  tensorboard --logdir {result.paths.tensorboard_root}")
 
 
+def _summary(result: Any) -> dict[str, Any]:
+    """A run's place and final evaluation metrics, as one row of a sweep's results table."""
+    row: dict[str, Any] = {"run_dir": str(result.paths.run_dir), "env_steps": int(result.env_steps)}
+    if result.evaluation is not None:
+        row.update(result.evaluation.metrics.as_dict())
+    return row
+
+
 def _multirun(overrides: list[str]) -> int:
     """Hydra's own multirun over ``overrides`` (its sweeper and launcher; output under hydra.sweep.dir)."""
     import hydra
@@ -84,7 +96,12 @@ def _multirun(overrides: list[str]) -> int:
         and "/" not in o.split("=", 1)[0]
     ]
 
-    def job(cfg: DictConfig) -> None:
+    def job(cfg: DictConfig) -> dict[str, Any]:
+        """One sweep job: train, print the run, return its summary (``error``: why it failed).
+
+        The sweeper may run it in another process (``hydra/sweeper=ray_tune``): the summary is what
+        reaches the driver there, ``errors`` only when the job runs in this process.
+        """
         from experiments.training.run import train
 
         try:
@@ -92,12 +109,14 @@ def _multirun(overrides: list[str]) -> int:
             tag = ",".join(f"{key}={OmegaConf.select(cfg, key)}" for key in swept)
             result = train(typed, tag=tag)
             _print_result(result)
+            return _summary(result)
         except AsterRLError as exc:
-            errors.append(exc)
-            print(f"asterrl train: job failed: {exc}", file=sys.stderr)
+            failure = exc
         except (HydraException, OmegaConfBaseException) as exc:  # a bad value in one job's config
-            errors.append(ConfigError(describe_config_error(exc)))
-            print(f"asterrl train: job failed: {describe_config_error(exc)}", file=sys.stderr)
+            failure = ConfigError(describe_config_error(exc))
+        errors.append(failure)
+        print(f"asterrl train: job failed: {failure}", file=sys.stderr)
+        return {"error": str(failure)}
 
     main = hydra.main(version_base="1.3", config_path=f"pkg://{CONFIG_MODULE}", config_name=CONFIG_NAME)(job)
     saved = sys.argv
@@ -109,9 +128,11 @@ def _multirun(overrides: list[str]) -> int:
     sys.argv = ["asterrl-train", "--multirun", *quiet, *overrides]
     try:
         main()
-    except SystemExit as exc:  # hydra exits on a bad override
+    except SystemExit as exc:  # hydra exits on a bad override, or when the sweeper reports failed jobs
         if exc.code:
-            raise ConfigError("the multirun overrides were rejected (see the message above)") from None
+            if errors:
+                raise errors[0] from None
+            raise ConfigError("the multirun stopped (see the message above)") from None
     finally:
         sys.argv = saved
     if errors:

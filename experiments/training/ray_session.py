@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,20 +26,21 @@ def ray_session(cfg: RayConfig, run_dir: Path) -> Iterator[None]:
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     if ray.is_initialized():
-        yield
+        with _trainable_logs_in(run_dir):
+            yield
         return
     runtime_env = {
         "env_vars": {"OMP_NUM_THREADS": os.environ["OMP_NUM_THREADS"], "RAY_AUTH_MODE": "disabled"}
     }
     kwargs: dict[str, Any] = {"runtime_env": runtime_env, "log_to_driver": False, "logging_level": "ERROR"}
+    scratch: Path | None = None
     if cfg.address:
         ray.init(address=cfg.address, **kwargs)
     else:
         temp = run_dir.resolve() / "ray"
         if len(str(temp)) > 60:  # Ray's unix socket paths must stay under ~107 characters
-            import tempfile
-
             temp = Path(tempfile.mkdtemp(prefix="asterrl-ray-"))
+            scratch = temp
         ray.init(
             num_cpus=cfg.local_cpus(),
             include_dashboard=False,
@@ -46,6 +49,26 @@ def ray_session(cfg: RayConfig, run_dir: Path) -> Iterator[None]:
             **kwargs,
         )
     try:
-        yield
+        with _trainable_logs_in(run_dir):
+            yield
     finally:
         ray.shutdown()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+@contextmanager
+def _trainable_logs_in(run_dir: Path) -> Iterator[None]:
+    """Point the log folder of RLlib Algorithms built in this process at ``<run_dir>/rllib``.
+
+    Ray 2.60's ``Trainable`` without a Tune ``StorageContext`` always makes its log folder under the module
+    constant ``DEFAULT_STORAGE_PATH`` (``~/ray_results``), which must stay out of the user's home.
+    """
+    from ray.tune.trainable import trainable
+
+    previous = trainable.DEFAULT_STORAGE_PATH
+    trainable.DEFAULT_STORAGE_PATH = str(run_dir.resolve() / "rllib")
+    try:
+        yield
+    finally:
+        trainable.DEFAULT_STORAGE_PATH = previous

@@ -17,10 +17,13 @@ TINY = ["data=synthetic", "experiment=smoke", "train.progress=false", "env.episo
 @pytest.mark.slow
 def test_rllib_ppo_writes_trading_tags_and_its_checkpoint_restores_and_reproduces(tmp_path: Path) -> None:
     import ray
+    from ray.tune.trainable import trainable
 
     from experiments.commands.evaluate import evaluate_checkpoint
     from experiments.training.run import train
 
+    user_results = Path(trainable.DEFAULT_STORAGE_PATH)  # ~/ray_results, fixed when ray was imported
+    before = set(user_results.iterdir()) if user_results.exists() else set()
     cfg = load_config([*TINY, "agent=ppo_tiny", "agent.num_env_runners=0", "ray.num_cpus=1"])
     try:
         result = train(cfg, show_progress=False)
@@ -28,6 +31,10 @@ def test_rllib_ppo_writes_trading_tags_and_its_checkpoint_restores_and_reproduce
         ray.shutdown()
     run_dir = result.paths.run_dir
     assert (run_dir / "config.yaml").exists() and (run_dir / "run.json").exists()
+    # RLlib's own log folder lands in the run directory, nothing new in the user's ~/ray_results
+    assert any((run_dir / "rllib").iterdir())
+    assert (set(user_results.iterdir()) if user_results.exists() else set()) == before
+    assert str(user_results) == trainable.DEFAULT_STORAGE_PATH
     scalars = read_scalars(result.paths.tensorboard_root / result.paths.run_name)
     assert set(TRADING_TAGS.values()) <= set(scalars)
     assert {"rl/policy_loss", "rl/vf_loss", "rl/entropy", "rl/env_steps_per_s"} <= set(scalars)

@@ -1,0 +1,43 @@
+"""The results table of a sweep: one row per trial, printed and written as CSV in the sweep directory."""
+
+import csv
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+#: A cell of the table: an override value, a metric, a path or a message.
+Cell = str | int | float | bool | None
+Row = Mapping[str, Cell]
+
+
+def columns(rows: Sequence[Row]) -> list[str]:
+    """Every key of the rows, in the order each first appears."""
+    return list(dict.fromkeys(key for row in rows for key in row))
+
+
+def write_csv(rows: Sequence[Row], path: Path) -> Path:
+    """Write the rows as CSV (a key a row lacks is an empty cell); floats keep full precision."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns(rows), restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def format_table(rows: Sequence[Row], hidden: Sequence[str] = ()) -> str:
+    """Aligned text table of the rows (floats to 4 significant digits), without the ``hidden`` columns."""
+    names = [name for name in columns(rows) if name not in hidden]
+    cells = [[_text(row.get(name)) for name in names] for row in rows]
+    widths = [max([len(name)] + [len(line[i]) for line in cells]) for i, name in enumerate(names)]
+    lines = ["  ".join(name.ljust(w) for name, w in zip(names, widths, strict=True))]
+    lines += ["  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)) for line in cells]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _text(value: Cell) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and math.isfinite(value):
+        return f"{value:.4g}"
+    return str(value)
