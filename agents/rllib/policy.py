@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import torch
+import tree
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.rl_module.rl_module import RLModule
 
@@ -35,8 +36,10 @@ class RLlibPolicy:
         module.eval()  # type: ignore[attr-defined]
         self.name = name
         self._recurrent = bool(module.is_stateful())
-        self._state: dict[str, torch.Tensor] | None = None
-        self._initial: dict[str, torch.Tensor] = module.get_initial_state() if self._recurrent else {}
+        # Recurrent state is a nested dict of tensors (e.g. {"actor": {"h", "c"}, "critic": {...}}), one
+        # leaf per layer state without a batch dimension; ``tree`` maps over whatever nesting the module uses.
+        self._state: Any = None
+        self._initial: Any = module.get_initial_state() if self._recurrent else {}
 
     @classmethod
     def load(cls, checkpoint: str | Path, name: str = "ppo") -> RLlibPolicy:
@@ -51,17 +54,17 @@ class RLlibPolicy:
         batch: dict[str, Any] = {Columns.OBS: obs}
         if self._recurrent:
             n = obs.shape[0]
-            if self._state is None or next(iter(self._state.values())).shape[0] != n:
-                self._state = {
-                    k: v.unsqueeze(0).repeat(n, *([1] * v.dim())) for k, v in self._initial.items()
-                }
+            if self._state is None or tree.flatten(self._state)[0].shape[0] != n:
+                self._state = tree.map_structure(
+                    lambda v: v.unsqueeze(0).repeat(n, *([1] * v.dim())), self._initial
+                )
             batch[Columns.OBS] = obs.unsqueeze(1)
             batch[Columns.STATE_IN] = self._state
         with torch.no_grad():
             out = self.module.forward_inference(batch)
         logits = out[Columns.ACTION_DIST_INPUTS]
         if self._recurrent:
-            self._state = {k: v for k, v in out[Columns.STATE_OUT].items()}
+            self._state = out[Columns.STATE_OUT]
             logits = logits[:, 0]
         dist_cls = self.module.get_inference_action_dist_cls()
         dist = dist_cls.from_logits(logits).to_deterministic()
@@ -76,8 +79,13 @@ class RLlibPolicy:
             self._state = None
             return
         rows = torch.as_tensor(np.asarray(mask, dtype=np.bool_))
-        for key, value in self._state.items():
-            value[rows] = self._initial[key].to(value.dtype)
+
+        def zero_rows(value: torch.Tensor, initial: torch.Tensor) -> torch.Tensor:
+            value = value.clone()
+            value[rows] = initial.to(value.dtype)
+            return value
+
+        self._state = tree.map_structure(zero_rows, self._state, self._initial)
 
     def seed(self, seed: int) -> None:
         torch.manual_seed(seed)

@@ -64,3 +64,38 @@ def test_sb3_same_seed_same_result() -> None:
     other = train(load_config([*TINY, "agent=sb3_ppo_tiny", "seed=1"]), show_progress=False)
     assert other.evaluation is not None
     assert not np.array_equal(other.evaluation.trace.actions, a.evaluation.trace.actions)
+
+
+@pytest.mark.slow
+def test_rllib_lstm_policy_restores_and_keeps_state_per_account() -> None:
+    import ray
+    import torch
+    import tree
+
+    from agents.rllib.policy import RLlibPolicy
+    from experiments.commands.evaluate import evaluate_checkpoint
+    from experiments.training.run import train
+
+    cfg = load_config(
+        [*TINY, "agent=ppo_tiny", "agent.use_lstm=true", "agent.lstm_cell_size=8", "ray.num_cpus=1"]
+    )
+    try:
+        result = train(cfg, show_progress=False)
+    finally:
+        ray.shutdown()
+    same_split = evaluate_checkpoint(result.checkpoint, [f"experiment.test_split={cfg.train.eval_split}"])
+    assert result.evaluation is not None
+    assert same_split["metrics"] == result.evaluation.metrics.as_dict()
+
+    policy = RLlibPolicy.load(result.checkpoint)
+    obs = (
+        np.random.default_rng(0).normal(size=(3, policy.module.observation_space.shape[0])).astype(np.float32)
+    )
+    policy.act(obs)
+    policy.act(obs)
+    before = [leaf.clone() for leaf in tree.flatten(policy._state)]
+    policy.reset(np.array([False, True, False]))
+    after = tree.flatten(policy._state)
+    for old, new in zip(before, after, strict=True):
+        assert torch.equal(new[[0, 2]], old[[0, 2]])  # untouched accounts keep their memory
+        assert torch.count_nonzero(new[1]) == 0  # the reset account starts from the zero initial state
