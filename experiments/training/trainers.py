@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from agents.config import PPOConfig
 from agents.policy import Policy
+from asterrl.errors import ConfigError
 from envs.core import EnvCore
 
 
@@ -38,7 +39,7 @@ class RLlibTrainer:
         self.cfg = cfg
         self.algo = build_rllib_ppo(cfg, core, seed).build_algo()
         if resume:
-            self.algo.restore_from_path(str(Path(resume).expanduser().resolve()))
+            self.algo.restore_from_path(str(_checkpoint_dir(resume, "rllib_checkpoint.json")))
         self.env_steps = 0
 
     def iterate(self) -> dict[str, float]:
@@ -93,10 +94,8 @@ class SB3Trainer:
         self.venv = SB3VecEnv(AsterPerpVectorEnv(num_envs=cfg.num_envs_per_env_runner, core=core))
         self.model = build_sb3_ppo(cfg, self.venv, seed)
         if resume:
-            path = Path(resume).expanduser()
-            self.model = PPO.load(
-                str(path / "model.zip" if path.is_dir() else path), env=self.venv, device=self.model.device
-            )
+            path = _checkpoint_dir(resume, "model.zip") / "model.zip"
+            self.model = PPO.load(str(path), env=self.venv, device=self.model.device)
         self.steps_per_iteration = self.model.n_steps * self.venv.num_envs
         self.env_steps = int(self.model.num_timesteps)
 
@@ -123,3 +122,11 @@ class SB3Trainer:
 
     def close(self) -> None:
         self.venv.close()
+
+
+def _checkpoint_dir(resume: str, marker: str) -> Path:
+    """The absolute checkpoint folder to resume from; one clear error when it is not such a folder."""
+    path = Path(resume).expanduser().resolve()
+    if not (path / marker).exists():
+        raise ConfigError(f"train.resume={resume}: not a checkpoint of this agent's framework (no {marker})")
+    return path

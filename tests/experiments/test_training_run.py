@@ -99,3 +99,24 @@ def test_rllib_lstm_policy_restores_and_keeps_state_per_account() -> None:
     for old, new in zip(before, after, strict=True):
         assert torch.equal(new[[0, 2]], old[[0, 2]])  # untouched accounts keep their memory
         assert torch.count_nonzero(new[1]) == 0  # the reset account starts from the zero initial state
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("agent", ["sb3_ppo_tiny", "ppo_tiny"])
+def test_resume_continues_from_the_checkpoint(agent: str) -> None:
+    import ray
+
+    from asterrl.errors import ConfigError
+    from experiments.training.run import train
+
+    base = [*TINY, f"agent={agent}", "ray.num_cpus=1", "train.iterations=1"]
+    try:
+        first = train(load_config(base), show_progress=False)
+        steps = first.env_steps
+        resumed = train(load_config([*base, f"train.resume={first.checkpoint}"]), show_progress=False)
+        # one more iteration on top of the restored counters: twice the steps of the first run
+        assert resumed.env_steps == 2 * steps
+        with pytest.raises(ConfigError, match="not a checkpoint"):
+            train(load_config([*base, f"train.resume={first.checkpoint.parent}"]), show_progress=False)
+    finally:
+        ray.shutdown()
