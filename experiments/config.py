@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from hydra import compose, initialize_config_module
@@ -11,11 +12,19 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+import conf
 from asterrl.errors import ConfigError
 from experiments import schema
 
 CONFIG_MODULE = "conf"
 CONFIG_NAME = "config"
+
+
+def _register_resolvers() -> None:
+    """``${asterrl.repo_root:}``: the folder that holds ``conf/`` (so presets can name paths beside it)."""
+    if not OmegaConf.has_resolver("asterrl.repo_root"):
+        root = str(Path(conf.__file__).resolve().parents[1])
+        OmegaConf.register_new_resolver("asterrl.repo_root", lambda: root)
 
 
 def compose_config(overrides: Sequence[str] = (), config_name: str = CONFIG_NAME) -> DictConfig:
@@ -25,6 +34,7 @@ def compose_config(overrides: Sequence[str] = (), config_name: str = CONFIG_NAME
     :raises ConfigError: one line naming the offending key and what was expected.
     """
     schema.register()
+    _register_resolvers()
     try:
         with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
             cfg = compose(config_name=config_name, overrides=list(overrides))
