@@ -7,7 +7,11 @@ they pull in packages outside the project's pinned set. A peer that cannot run i
 
     OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=2 .venv/bin/python benchmarks/env.py [--seconds 2] [--repeats 3]
 
-Every figure is the best of ``--repeats`` timed windows of ``--seconds`` each (the box may be shared).
+Every figure is the best of ``--repeats`` timed windows of ``--seconds`` each (the box may be shared: the
+load average is printed before and after). ``--hogs K`` runs K busy-loop processes for the whole
+measurement (peers included) to show the behaviour when cores are taken; they are stopped at the end.
+The single env is timed unwrapped (``AsterPerpEnv(...)``, not ``gymnasium.make``, whose checker and
+order-enforcing wrappers add their own per-step cost; the peers are timed unwrapped too).
 """
 
 from __future__ import annotations
@@ -169,7 +173,19 @@ def main() -> None:
     )
     parser.add_argument("--sizes", default="1,64,1024,4096")
     parser.add_argument("--repeats", type=int, default=3, help="timed windows per figure; the best is shown")
+    parser.add_argument("--hogs", type=int, default=0, help="busy-loop processes run meanwhile")
     args = parser.parse_args()
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.hogs)]
+    try:
+        run(args)
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+
+
+def run(args: argparse.Namespace) -> None:
+    """Load the data, time every env and peer, print the figures."""
     bars, funding, mark, features = load()
     kwargs: dict[str, Any] = {
         "data": bars,
@@ -187,7 +203,8 @@ def main() -> None:
     print(
         f"threads: NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS', 'default')}, cpus={os.cpu_count()}"
     )
-    print(f"best of {args.repeats} windows of {args.seconds:g} s each")
+    print(f"best of {args.repeats} windows of {args.seconds:g} s each; background hogs: {args.hogs}")
+    print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     single = best_of(args.repeats, lambda: bench_single(kwargs, args.seconds))
     print(f"AsterPerpEnv (single, unwrapped)   {single:>14,.0f} steps/s")
     for n in (int(s) for s in args.sizes.split(",")):
@@ -199,6 +216,7 @@ def main() -> None:
             print(f"{key:<35}{value:>14,.0f} steps/s")
         else:
             print(f"{key:<35}{value}")
+    print("load average after:  {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 
 if __name__ == "__main__":

@@ -17,9 +17,10 @@ import numpy.typing as npt
 from asterrl.errors import ConfigError
 from asterrl.sim import layout as L
 from envs.core import EnvCore, build_core
-from envs.kernels import C_ENV, E_SAME_STEP, N_ENV_INT_STATE, reset_accounts, step_single
+from envs.kernels import C_ENV, E_SAME_STEP, new_single_state, reset_accounts, step_single
 
 _R_REWARD, _R_TERMINATED, _R_TRUNCATED = L.R_REWARD, L.R_TERMINATED, L.R_TRUNCATED
+_empty, _FLOAT32 = np.empty, np.float32  # module globals: each step allocates its new observation
 
 
 def report_info(v: list[float]) -> dict[str, float]:
@@ -86,12 +87,9 @@ class AsterPerpEnv(gym.Env[Any, Any]):
         self.render_mode = render_mode
         self.observation_space = self.core.observation_space
         self.action_space = self.core.action_space
-        # Float state rows over the report slots, one column: one array for the kernel to take.
-        self._state = np.zeros((L.N_FLOAT_STATE + L.N_REPORT, 1), dtype=np.float64)
-        self._fstate = self._state[: L.N_FLOAT_STATE]
-        self._report = self._state[L.N_FLOAT_STATE :, 0]
-        self._istate = np.zeros((N_ENV_INT_STATE, 1), dtype=np.int64)
-        self._consts = self.core.consts.copy()
+        # State, report, int state and constants in one array for the kernel to take (views for the rest).
+        views = new_single_state(self.core.consts)
+        self._state, self._fstate, self._report, self._istate, self._consts = views
         self._consts[C_ENV + E_SAME_STEP] = 0.0  # a single env never resets itself
         self._market = self.core.data.values
         self._features = self.core.features_flat
@@ -141,10 +139,10 @@ class AsterPerpEnv(gym.Env[Any, Any]):
         """Trade towards the action's target position and advance one bar."""
         if self._done:
             raise ConfigError("step() called on an ended episode: call reset() first")
-        obs: npt.NDArray[np.float32] = np.empty(self._obs_size, dtype=np.float32)
-        step_single(
-            _scalar_action(action), self._state, self._istate, self._market, self._features, self._consts, obs
-        )
+        obs: npt.NDArray[np.float32] = _empty(self._obs_size, _FLOAT32)
+        kind = type(action)  # the common cases first: a Python int (discrete) or float, converted inline
+        value = float(action) if kind is int or kind is float else _scalar_action(action)
+        step_single(value, self._state, self._market, self._features, obs)
         values: list[float] = self._report.tolist()
         terminated = values[_R_TERMINATED] != 0.0
         truncated = values[_R_TRUNCATED] != 0.0

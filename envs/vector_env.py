@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numba
 import numpy as np
 import numpy.typing as npt
 from gymnasium.vector import AutoresetMode, VectorEnv
@@ -19,9 +20,10 @@ from gymnasium.vector.utils import batch_space
 from asterrl.errors import ConfigError
 from asterrl.sim import layout as L
 from envs.core import EnvCore, build_core
+from envs.kernel_choice import KernelPicker
 from envs.kernels import new_env_state, reset_accounts, step_accounts, step_accounts_parallel
 
-#: Batches at least this large are spread over numba's threads.
+#: Batches at least this large may be spread over numba's threads (when that is measured to be faster).
 PARALLEL_MIN_ACCOUNTS = 64
 
 
@@ -48,7 +50,8 @@ class AsterPerpVectorEnv(VectorEnv[Any, Any, Any]):
         self._same_step = same_step
         self._fstate, self._istate = new_env_state(num_envs)
         self._final = np.zeros((num_envs, self.core.obs_size), dtype=np.float32)
-        self._kernel = step_accounts_parallel if num_envs >= PARALLEL_MIN_ACCOUNTS else step_accounts
+        parallel = num_envs >= PARALLEL_MIN_ACCOUNTS and numba.get_num_threads() > 1
+        self._kernel = KernelPicker((step_accounts, step_accounts_parallel) if parallel else (step_accounts,))
         self._seeded = False
         self._last_obs = np.zeros((num_envs, self.core.obs_size), dtype=np.float32)
 
