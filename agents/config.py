@@ -32,7 +32,8 @@ class PPOConfig:
     :param vf_clip_param: clip of the value-function loss (RLlib; SB3 leaves it unclipped when ``<= 0``).
     :param entropy_coeff: weight of the entropy bonus.
     :param vf_loss_coeff: weight of the value loss.
-    :param use_kl_loss: add the adaptive KL penalty (RLlib).
+    :param use_kl_loss: add the adaptive KL penalty (RLlib; RLlib reports the policy KL only with it on).
+        SB3 has no KL penalty: there it sets ``target_kl = kl_target`` (early stop of the epochs).
     :param kl_coeff: initial KL penalty coefficient (RLlib).
     :param kl_target: KL target; SB3 stops an update's epochs early above 1.5x this when ``> 0``.
     :param grad_clip: global gradient-norm clip.
@@ -60,7 +61,7 @@ class PPOConfig:
     vf_clip_param: float = 10.0
     entropy_coeff: float = 0.01
     vf_loss_coeff: float = 0.5
-    use_kl_loss: bool = False
+    use_kl_loss: bool = True
     kl_coeff: float = 0.2
     kl_target: float = 0.01
     grad_clip: float = 0.5

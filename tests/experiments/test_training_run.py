@@ -38,6 +38,7 @@ def test_rllib_ppo_writes_trading_tags_and_its_checkpoint_restores_and_reproduce
     scalars = read_scalars(result.paths.tensorboard_root / result.paths.run_name)
     assert set(TRADING_TAGS.values()) <= set(scalars)
     assert {"rl/policy_loss", "rl/vf_loss", "rl/entropy", "rl/env_steps_per_s"} <= set(scalars)
+    assert all(kl > 0.0 for _, kl in scalars["rl/kl"])  # the policy KL of each update, not a constant 0
     assert ACTION_HISTOGRAM_TAG in read_histogram_tags(result.paths.tensorboard_root / result.paths.run_name)
     assert result.env_steps == 2 * 256  # two iterations of the tiny batch
     first = evaluate_checkpoint(result.checkpoint)
