@@ -5,11 +5,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from hydra.core.override_parser.types import Override
-from hydra.errors import CompactHydraException
 
+from experiments.sweep_errors import SweepError
 
-class SweepError(CompactHydraException):
-    """A sweep that cannot run or did not complete; Hydra prints it as one line."""
+__all__ = ["SweepError", "SweepGrid", "sweep_grid"]
 
 
 @dataclass(frozen=True)
