@@ -274,7 +274,8 @@ def step_one(
     report[L.R_REWARD] = _reward(i, prev_equity, fstate, env, report[L.R_TRADED_NOTIONAL])
     _write_obs(i, obs_row, fstate, istate, market, features_flat, env, brackets)
     if istate[L.I_DONE, i] != 0 and env[E_SAME_STEP] > 0.0:
-        final_row[:] = obs_row
+        for j in range(obs_row.shape[0]):  # a loop vectorises; numba's slice assignment does not
+            final_row[j] = obs_row[j]
         reset_one(i, -1, fstate, istate, market, env)
         _write_obs(i, obs_row, fstate, istate, market, features_flat, env, brackets)
         report[L.R_RESET] = 1.0

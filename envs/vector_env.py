@@ -19,6 +19,7 @@ from gymnasium.vector.utils import batch_space
 
 from asterrl.errors import ConfigError
 from asterrl.sim import layout as L
+from asterrl.sim.account import padded_accounts
 from envs.core import EnvCore, build_core
 from envs.kernel_choice import KernelPicker
 from envs.kernels import new_env_state, reset_accounts, step_accounts, step_accounts_parallel
@@ -48,7 +49,10 @@ class AsterPerpVectorEnv(VectorEnv[Any, Any, Any]):
         self.metadata = {"autoreset_mode": AutoresetMode.SAME_STEP if same_step else AutoresetMode.NEXT_STEP}
         self.render_mode = None
         self._same_step = same_step
-        self._fstate, self._istate = new_env_state(num_envs)
+        # State and reports hold padded_accounts(N) columns (rows that don't alias in cache); the kernels
+        # step the first N, the spare columns are never read.
+        self._columns = padded_accounts(num_envs)
+        self._fstate, self._istate = new_env_state(self._columns)
         self._final = np.zeros((num_envs, self.core.obs_size), dtype=np.float32)
         parallel = num_envs >= PARALLEL_MIN_ACCOUNTS and numba.get_num_threads() > 1
         self._kernel = KernelPicker((step_accounts, step_accounts_parallel) if parallel else (step_accounts,))
@@ -100,8 +104,8 @@ class AsterPerpVectorEnv(VectorEnv[Any, Any, Any]):
             obs,
         )
         self._last_obs = obs
-        bars = self._istate[L.I_BAR].copy()
-        return c.format_obs(obs), {"bar": bars, "equity": self._fstate[L.S_EQUITY].copy()}
+        bars = self._istate[L.I_BAR, :n].copy()
+        return c.format_obs(obs), {"bar": bars, "equity": self._fstate[L.S_EQUITY, :n].copy()}
 
     def step(
         self, actions: Any
@@ -114,7 +118,7 @@ class AsterPerpVectorEnv(VectorEnv[Any, Any, Any]):
         n = self.num_envs
         acts = np.asarray(actions, dtype=np.float64).reshape(n)
         obs = np.empty((n, self.core.obs_size), dtype=np.float32)
-        report = np.empty((L.N_REPORT, n), dtype=np.float64)
+        report = np.empty((L.N_REPORT, self._columns), dtype=np.float64)
         c = self.core
         self._kernel(
             acts,
@@ -128,6 +132,7 @@ class AsterPerpVectorEnv(VectorEnv[Any, Any, Any]):
             self._final,
         )
         self._last_obs = obs
+        report = report[:, :n]  # each row a contiguous view over the N envs
         info: dict[str, Any] = dict(zip(L.REPORT_KEYS, report, strict=True))
         terminated = report[L.R_TERMINATED] != 0.0
         truncated = report[L.R_TRUNCATED] != 0.0
