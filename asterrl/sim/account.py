@@ -374,9 +374,16 @@ def open_account(
     istate: npt.NDArray[np.int64],
     market: npt.NDArray[np.float64],
 ) -> None:
-    """Start account ``i`` flat with ``initial_balance`` USDT at decision bar ``start_bar``."""
-    fstate[:, i] = 0.0
-    istate[:, i] = 0
+    """Start account ``i`` flat with ``initial_balance`` USDT at decision bar ``start_bar``.
+
+    Only the account's own rows (``S_*``, ``I_*``) are cleared: callers may keep rows of their own after
+    them (the envs keep each account's episode-start stream in the int row after ``N_INT_STATE``), and
+    those must survive a new episode, or every episode after the first would start at the same bar.
+    """
+    for slot in range(L.N_FLOAT_STATE):
+        fstate[slot, i] = 0.0
+    for slot in range(L.N_INT_STATE):
+        istate[slot, i] = 0
     for slot in (L.S_WALLET, L.S_EQUITY, L.S_PEAK_EQUITY, L.S_DAY_START_EQUITY, L.S_INITIAL_EQUITY):
         fstate[slot, i] = initial_balance
     istate[L.I_BAR, i] = start_bar
