@@ -191,6 +191,7 @@ def run(args: argparse.Namespace) -> None:
         "data": bars,
         "funding": funding,
         "mark": mark,
+        "instrument": "BTCUSDT",
         "features": features,
         "window": WINDOW,
         "splits": SPLITS,

@@ -56,6 +56,7 @@ class DataConfig:
     source: SourceName = SourceName.ASTER
     #: Sources tried in order when the primary cannot be reached (remote sources only).
     fallback: list[SourceName] = field(default_factory=lambda: [SourceName.BINANCE])
+    #: The traded symbol: it alone selects the bars and the ``Instrument`` (tick, lot, margin tiers).
     symbol: str = "BTCUSDT"
     market: Market = Market.PERP
     #: Kline interval, e.g. 1m, 5m, 1h, 4h, 1d.
@@ -75,5 +76,8 @@ class DataConfig:
     validation: ValidationPolicy = field(default_factory=ValidationPolicy)
     endpoints: EndpointsConfig = field(default_factory=EndpointsConfig)
     files: FilesConfig = field(default_factory=FilesConfig)
+    #: YAML/JSON instruments files consulted after the store and before the bundled instruments
+    #: (``asterrl/data/instruments.yaml`` shows the format).
+    instrument_files: list[str] = field(default_factory=list)
     #: Parameters of the synthetic market (``source: synthetic``); its seed is the run's ``seed``.
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
