@@ -35,8 +35,19 @@ def gate(
     orders: float = 0.0,
     deviation: float = 0.0,
 ) -> tuple[float, float, int]:
-    return gate_target(current, target, price, equity, unit_cost, peak, day_start, age, orders, deviation,
-                       limits.validate().to_array())  # fmt: skip
+    return gate_target(
+        current,
+        target,
+        price,
+        equity,
+        unit_cost,
+        peak,
+        day_start,
+        age,
+        orders,
+        deviation,
+        limits.validate().to_array(),
+    )
 
 
 def test_leverage_clip_counts_the_orders_own_costs() -> None:
