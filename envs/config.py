@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from asterrl.config_values import check_bool, check_int, check_number
+from asterrl.data.config import DataConfig
 from asterrl.errors import ConfigError
 from asterrl.sim.config import MarketModelConfig
 
@@ -145,3 +146,16 @@ class EnvConfig:
         for (_, end, name), (start, _, other) in itertools.pairwise(spans):
             if start <= end:
                 raise ConfigError(f"env.splits.{name} and env.splits.{other} overlap")
+
+
+def check_splits_inside_span(env: EnvConfig, data: DataConfig) -> None:
+    """Each date split of ``env.splits`` holds part of ``[data.start, data.end)``, or one ``ConfigError``."""
+    start, end = data.span_ms()
+    for name, (first, last) in env.splits.items():
+        lo = pd.Timestamp(first, tz="UTC").value // 1_000_000
+        hi = pd.Timestamp(last, tz="UTC").value // 1_000_000 + 86_400_000
+        if hi <= start or lo >= end:
+            raise ConfigError(
+                f"env.splits.{name} ({first}..{last}) holds no bars of data.start..data.end "
+                f"({data.start}..{data.end or 'now'})"
+            )

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from asterrl.data.config import DataConfig, SourceName
+from asterrl.data.config import DataConfig, SourceName, parse_time_ms
 from asterrl.data.instruments import (
     load_instrument,
     read_snapshot,
@@ -58,17 +58,6 @@ class MarketData:
         for frame in (self.bars, self.funding, self.mark):
             digest.update(b"-" if frame is None else frame_hash(frame).encode())
         return digest.hexdigest()
-
-
-def parse_time_ms(text: str, what: str) -> int:
-    """ISO date or datetime (UTC unless an offset is given) as epoch ms."""
-    try:
-        stamp = pd.Timestamp(text)
-    except (ValueError, TypeError):
-        raise ConfigError(f"data.{what}: {text!r} is not an ISO date such as 2024-01-01") from None
-    if stamp.tzinfo is None:
-        stamp = stamp.tz_localize("UTC")
-    return int(stamp.value // 1_000_000)
 
 
 def series_keys(cfg: DataConfig) -> list[SeriesKey]:

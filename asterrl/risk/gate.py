@@ -7,8 +7,10 @@ one order decision; the env's numba step and the live bridge's ``RiskGate.decide
 
 Rules, in order:
 
-1. Bad input: any non-finite number, a price <= 0, a peak or day-start equity <= 0, or a negative data age,
-   order count, unit cost or price deviation is refused: no order (``FLAG_BAD_INPUT``; live halts).
+1. Bad input: a non-finite wanted position is refused (``FLAG_BAD_INPUT``: treated as a hold, so the rules
+   below still guard the account). A non-finite or out-of-range state -- position, price <= 0, equity,
+   a peak or day-start equity <= 0, a negative data age, order count, unit cost or price deviation -- is
+   refused whole: no order at all (``FLAG_BAD_STATE``). Live, either halts with the reason logged.
 2. A drawdown or daily-loss breach returns a flat target (flatten, reduce-only at market) and ``HALT``.
 3. ``keep``: the current position cut back within ``max_leverage`` (counting the exit's own costs) and
    ``max_position_notional``; equal to the position unless the market pushed it beyond them.
@@ -42,10 +44,11 @@ FLAG_STALE_DATA = 64
 FLAG_PRICE_BAND = 128
 FLAG_BAD_INPUT = 256
 FLAG_DRIFT_TRIM = 512
+FLAG_BAD_STATE = 1024
 #: Either loss breach: flatten and stop.
 HALT = FLAG_DRAWDOWN_BREACH | FLAG_DAILY_LOSS_BREACH
 #: Any rejection of the order as a whole (its forced part excepted).
-REJECTED = FLAG_ORDER_RATE | FLAG_STALE_DATA | FLAG_PRICE_BAND | FLAG_BAD_INPUT
+REJECTED = FLAG_ORDER_RATE | FLAG_STALE_DATA | FLAG_PRICE_BAND | FLAG_BAD_INPUT | FLAG_BAD_STATE
 
 FLAG_NAMES: dict[int, str] = {
     FLAG_LEVERAGE_CLIPPED: "leverage_clipped",
@@ -58,6 +61,7 @@ FLAG_NAMES: dict[int, str] = {
     FLAG_PRICE_BAND: "price_band",
     FLAG_BAD_INPUT: "bad_input",
     FLAG_DRIFT_TRIM: "drift_trim",
+    FLAG_BAD_STATE: "bad_state",
 }
 
 
@@ -180,9 +184,8 @@ def drifted_beyond_tolerance(
 
 
 @njit(cache=True)
-def _bad_input(
+def _bad_state(
     current_qty: float,
-    target_qty: float,
     price: float,
     equity: float,
     unit_cost: float,
@@ -193,7 +196,7 @@ def _bad_input(
     price_deviation: float,
 ) -> bool:
     total = (
-        current_qty + target_qty + price + equity + unit_cost + peak_equity + day_start_equity + data_age_ms
+        current_qty + price + equity + unit_cost + peak_equity + day_start_equity + data_age_ms
         + orders_last_minute + price_deviation
     )  # fmt: skip
     if not math.isfinite(total):  # NaN or inf anywhere (a sum of finite numbers this size stays finite)
@@ -232,19 +235,22 @@ def gate_target(
     :param limits: ``RiskLimits.to_array()``.
     :returns: the allowed target; ``keep``, the position the account must come back to at least (the
         difference to the current position is forced: it goes reduce-only at market whatever else
-        happens); and the flags. After ``FLAG_BAD_INPUT`` both are ``current_qty``: send nothing.
+        happens); and the flags. After ``FLAG_BAD_STATE`` both are ``current_qty``: send nothing.
     """
-    if _bad_input(current_qty, target_qty, price, equity, unit_cost, peak_equity, day_start_equity,
-                  data_age_ms, orders_last_minute, price_deviation):  # fmt: skip
-        return current_qty, current_qty, FLAG_BAD_INPUT
+    if _bad_state(current_qty, price, equity, unit_cost, peak_equity, day_start_equity, data_age_ms,
+                  orders_last_minute, price_deviation):  # fmt: skip
+        return current_qty, current_qty, FLAG_BAD_STATE
+    bad = 0
+    if not math.isfinite(target_qty):  # no position at all: refused, and the account still guarded
+        target_qty, bad = current_qty, FLAG_BAD_INPUT
     flags = loss_limit_flags(equity, peak_equity, day_start_equity, limits)
     if flags != 0:
-        return 0.0, 0.0, flags
+        return 0.0, 0.0, flags | bad
     keep = trimmed_position(current_qty, price, equity, unit_cost, limits)
     if target_qty == current_qty:
         if drifted_beyond_tolerance(current_qty, price, equity, limits):
-            return keep, keep, FLAG_DRIFT_TRIM
-        return current_qty, current_qty, 0
+            return keep, keep, FLAG_DRIFT_TRIM | bad
+        return current_qty, current_qty, bad
     allowed, flags = _position_capped(current_qty, target_qty, price, equity, unit_cost, limits)
     order_cap = limits[Limit.MAX_ORDER_NOTIONAL] / price
     if abs(allowed - current_qty) > order_cap:

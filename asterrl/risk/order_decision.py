@@ -24,6 +24,7 @@ from numba import njit
 
 from asterrl.risk.gate import (
     FLAG_BAD_INPUT,
+    FLAG_BAD_STATE,
     FLAG_ORDER_CLIPPED,
     FLAG_ORDER_RATE,
     HALT,
@@ -56,6 +57,24 @@ def _exchange_capped(
     out = leverage_capped_qty(current_qty, wanted, price, equity, unit_cost, tier_leverage)
     cap = params[Param.MAX_NOTIONAL] / price
     return math.copysign(cap, out) if abs(out) > cap else out
+
+
+@njit(cache=True)
+def order_size_limit(price: float, step: float, lot_max: float, limits: npt.NDArray[np.float64]) -> float:
+    """Largest quantity one order may carry at ``price``: within ``max_order_notional`` and the lot's
+    maximum, on the ``step`` grid; one step when not even that fits (a forced exit still goes out)."""
+    cap = round_qty_toward_zero(limits[Limit.MAX_ORDER_NOTIONAL] / price, step)
+    child = min(cap, round_qty_toward_zero(lot_max, step))
+    return child if child > 0.0 else step
+
+
+@njit(cache=True)
+def forced_exit_orders(
+    size: float, price: float, params: npt.NDArray[np.float64], limits: npt.NDArray[np.float64]
+) -> int:
+    """How many reduce-only market orders carry a forced exit of ``size`` filled near ``price``."""
+    child = order_size_limit(price, params[Param.MARKET_STEP], params[Param.MARKET_MAX_QTY], limits)
+    return math.ceil(size / child - 1e-9)
 
 
 @njit(cache=True)
@@ -92,7 +111,7 @@ def decide_order(
                                        day_start_equity, data_age_ms, orders_last_minute, price_deviation,
                                        limits)  # fmt: skip
     rejected = (flags & REJECTED) != 0
-    if flags & FLAG_BAD_INPUT:
+    if flags & FLAG_BAD_STATE:
         return 0.0, 0.0, 0, flags, True
     is_market = not limit_price > 0.0
     step = params[Param.MARKET_STEP] if is_market else params[Param.STEP]
@@ -117,9 +136,9 @@ def decide_order(
         voluntary = cap
         flags |= FLAG_ORDER_CLIPPED
     lot_max = params[Param.MARKET_MAX_QTY] if is_market else params[Param.MAX_QTY]
-    child = min(cap, round_qty_toward_zero(lot_max, step))  # each order sent: within the cap and the lot
-    if child <= 0.0:  # not one lot fits the cap: nothing voluntary can go, a forced exit goes lot by lot
-        voluntary, child = 0.0, market_step
+    child = order_size_limit(cap_price, step, lot_max, limits)  # each order: within the cap and the lot
+    if cap <= 0.0:  # not one lot fits the cap: nothing voluntary can go, a forced exit goes lot by lot
+        voluntary = 0.0
     room = limits[Limit.MAX_ORDERS_PER_MINUTE] - orders_last_minute  # orders the rate limit still allows
     if voluntary > 0.0 and (forced + voluntary) > room * child:
         voluntary = max(round_qty_toward_zero(room * child - forced, step), 0.0)
@@ -158,7 +177,7 @@ class OrderDecision:
     @property
     def halt(self) -> bool:
         """A loss limit was breached, or an input was unusable: stop trading (a live bridge halts)."""
-        return bool(self.flags & (HALT | FLAG_BAD_INPUT))
+        return bool(self.flags & (HALT | FLAG_BAD_INPUT | FLAG_BAD_STATE))
 
     def reasons(self) -> list[str]:
         """Names of the flags that fired, e.g. ``["leverage_clipped"]``."""
@@ -213,7 +232,7 @@ class RiskGate:
             values[9], limit, cap, self._params, self._brackets, self._limits,
         )  # fmt: skip
         decision = OrderDecision(float(order), float(forced), int(n), int(flags), bool(rejected))
-        if flags & FLAG_BAD_INPUT:
+        if flags & (FLAG_BAD_INPUT | FLAG_BAD_STATE):
             log.error("risk gate refused an order on bad input: %s", _describe(values, limit))
         return decision
 

@@ -24,7 +24,7 @@ from numba import njit
 
 from asterrl.risk.gate import HALT, drifted_beyond_tolerance, loss_limit_flags, loss_stop_equity
 from asterrl.risk.limits import Limit
-from asterrl.risk.order_decision import decide_order
+from asterrl.risk.order_decision import decide_order, forced_exit_orders
 from asterrl.sim.fills import (
     book_fill,
     fill_limit,
@@ -94,6 +94,7 @@ def _place_order(
     if order == 0.0:
         return flags
     report[Report.ORDERS] = n_orders
+    report[Report.FORCED_QTY] = forced
     if (order > 0.0) != (side > 0.0):  # the gate turned the order around (a trim): no limit on its side
         limit_price = 0.0
     side = 1.0 if order > 0.0 else -1.0
@@ -150,7 +151,8 @@ def _stop_inside_bar(
     basis_ref = min(max(basis_ref, market[k, Market.LOW]), market[k, Market.HIGH])
     book_fill(i, -qty, price, params[Param.TAKER_FEE], basis_ref, False, fstate, params, report)
     report[Report.STOP_FILLED] = 1.0
-    report[Report.ORDERS] += 1.0
+    report[Report.FORCED_QTY] += abs(qty)
+    report[Report.ORDERS] += forced_exit_orders(abs(qty), price, params, limits)
     return True
 
 
@@ -279,7 +281,8 @@ def advance_account(
         ref = market[nxt, Market.OPEN] if k < last else market[k, Market.CLOSE]
         qty = fstate[Account.QTY, i]
         fill_market(i, -1.0 if qty > 0.0 else 1.0, abs(qty), ref, market, params, k, fstate, report)
-        report[Report.ORDERS] += 1.0
+        report[Report.FORCED_QTY] += abs(qty)
+        report[Report.ORDERS] += forced_exit_orders(abs(qty), report[Report.FILL_PRICE], params, limits)
         _book_shortfall(i, fstate, report)
         equity = fstate[Account.WALLET, i]
     fstate[Account.PEAK_EQUITY, i] = max(peak, equity)

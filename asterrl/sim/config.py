@@ -70,23 +70,29 @@ class LimitOrderConfig:
     A limit order is marketable when it reaches the modelled touch at the fill bar's open (the ask
     ``open * (1 + half_spread)`` for a buy, the bid for a sell): that part fills at once as a taker, at the
     market-order price (half-spread and impact) capped at the limit, and only as far as the impact stays
-    within the limit. The rest rests at the limit for the bar and fills as a maker only if the bar trades
-    through the limit by at least one tick (a buy needs ``low <= limit - tick``: the queue at the limit
-    price itself may never be reached), and then only up to
-    ``volume_share * (1 - queue_haircut) * bar volume``. The haircut stands for the queue ahead of the
-    order and for adverse selection (resting orders fill most when the price runs through them).
+    within the limit. The rest rests at the limit for the bar, behind the queue already there, and fills
+    as a maker only if the bar trades through the limit by at least one tick (a buy needs
+    ``low <= limit - tick``: the queue at the limit price itself may never be reached).
+
+    The queue/adverse-selection haircut: the resting order fills in proportion to how far the bar trades
+    through its price, ``min(1, penetration / (queue_depth_bps * limit))`` of it, all of it once the bar
+    trades ``queue_depth_bps`` through. A shallow touch (the price dips to the limit and turns) fills
+    little; a run through it (the price keeps going against the order) fills it all -- so resting fills
+    concentrate where they are adversely selected, as on a real book. Any fill is also capped at
+    ``volume_share`` of the fill bar's base volume.
 
     :param volume_share: largest share of the fill bar's base volume a resting order may take.
-    :param queue_haircut: share of that volume assumed taken by the queue ahead / lost to adverse selection.
+    :param queue_depth_bps: how far beyond the limit (bps of its price) the bar must trade for the whole
+        resting order to fill.
     """
 
     volume_share: float = 0.05
-    queue_haircut: float = 0.5
+    queue_depth_bps: float = 20.0
 
     def validate(self, where: str = "env.market.limit_orders") -> LimitOrderConfig:
         """Raise one-line ``ConfigError`` naming the key of a bad value; return ``self``."""
         check_number(f"{where}.volume_share", self.volume_share, 0.0, 1.0, True, True)
-        check_number(f"{where}.queue_haircut", self.queue_haircut, 0.0, 1.0)
+        check_number(f"{where}.queue_depth_bps", self.queue_depth_bps, 0.0, 10_000.0)
         return self
 
 
@@ -137,6 +143,6 @@ class MarketModelConfig:
         out[Param.LIQUIDATION_FEE] = instrument.liquidation_fee
         out[Param.REDUCE_ONLY_EXITS] = 1.0 if self.reduce_only_exits else 0.0
         out[Param.LIMIT_VOLUME_SHARE] = self.limit_orders.volume_share
-        out[Param.LIMIT_QUEUE_HAIRCUT] = self.limit_orders.queue_haircut
+        out[Param.LIMIT_QUEUE_DEPTH] = self.limit_orders.queue_depth_bps * 1e-4
         out[Param.STOP_SLIPPAGE] = 1.0 if self.stop_slippage else 0.0
         return out

@@ -119,8 +119,9 @@ def fill_limit(
 
     The part that reaches the modelled touch at the open fills at once as a taker (market price capped at
     the limit, up to the size whose impact stays within it and the participation cap); the rest rests and
-    fills as a maker at the limit only when the bar trades through it by a tick or more, up to
-    ``volume_share * (1 - queue_haircut)`` of the bar's volume.
+    fills as a maker at the limit only when the bar trades through it by a tick or more: the share
+    ``min(1, penetration / (queue_depth * limit))`` of it, at most ``volume_share`` of the bar's volume
+    (``asterrl.sim.config.LimitOrderConfig`` explains the model).
     """
     k = t + 1
     step, tick = params[Param.STEP], params[Param.TICK]
@@ -153,8 +154,11 @@ def fill_limit(
     )
     if not crossed:
         return taker
-    share = params[Param.LIMIT_VOLUME_SHARE] * (1.0 - params[Param.LIMIT_QUEUE_HAIRCUT])
-    maker = round_qty_toward_zero(min(rest, share * market[k, Market.VOLUME]), step)
+    penetration = limit_price - market[k, Market.LOW] if side > 0.0 else market[k, Market.HIGH] - limit_price
+    depth = params[Param.LIMIT_QUEUE_DEPTH] * limit_price
+    through_share = min(1.0, penetration / depth) if depth > 0.0 else 1.0
+    cap = params[Param.LIMIT_VOLUME_SHARE] * market[k, Market.VOLUME]
+    maker = round_qty_toward_zero(min(rest * through_share, cap), step)
     if maker > 0.0:
         book_fill(i, side * maker, limit_price, params[Param.MAKER_FEE], limit_price, True, fstate, params,
                   report)  # fmt: skip

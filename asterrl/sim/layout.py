@@ -71,7 +71,7 @@ class Param(Slots):
     LIQUIDATION_FEE = auto()  # fraction of the liquidated notional
     REDUCE_ONLY_EXITS = auto()  # 1: reducing orders are sent reduce-only (exempt from min notional)
     LIMIT_VOLUME_SHARE = auto()  # largest share of the fill bar's volume a resting limit order takes
-    LIMIT_QUEUE_HAIRCUT = auto()  # share of that volume lost to the queue ahead and adverse selection
+    LIMIT_QUEUE_DEPTH = auto()  # trade-through (fraction of the limit price) that fills a whole resting order
     STOP_SLIPPAGE = auto()  # 1: in-bar loss stops pay half-spread and impact like a market order
 
 
@@ -113,6 +113,7 @@ class Report(Slots):
     FILL_PRICE = auto()  # price of the last fill, USDT (0 when nothing filled)
     TRADED_NOTIONAL = auto()  # |fill qty| * fill price, USDT
     MAKER_QTY = auto()  # part of the fill that rested as a maker order, base asset (unsigned)
+    FORCED_QTY = auto()  # part of the fill forced by the risk rules (trim, halt, stop), base asset (unsigned)
     REJECTED = auto()  # 1 when an order was rejected (filters, or the gate refused it)
     PARTIAL_FILL = auto()  # 1 when part of the order did not fill (volume caps, limit not reached)
     LIQUIDATED = auto()

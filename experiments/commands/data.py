@@ -76,7 +76,7 @@ def run(argv: Sequence[str]) -> int:
     if any(flag in options for flag in ("-h", "--help")):
         _parser().parse_args(options)  # prints help and exits 0
     args = _parser().parse_args(options)
-    cfg = load_config(overrides)
+    cfg = load_config(overrides, resolve_instrument=False)  # fetching is how a new symbol's rules arrive
     store = MarketStore(cfg.data.store_dir or default_store_root())
     if args.action == "import":
         return _import(store, cfg, args)

@@ -9,7 +9,7 @@ import pytest
 
 from asterrl.risk import RiskLimits
 from asterrl.risk.gate import FLAG_DRAWDOWN_BREACH
-from asterrl.sim import CostConfig, MarketArrays, MarketModelConfig
+from asterrl.sim import CostConfig, LimitOrderConfig, MarketArrays, MarketModelConfig
 from asterrl.sim.layout import Market
 from asterrl.sim.simulator import PerpSimulator
 from tests.sim.frames import HOUR, T0, bars, flat_bars
@@ -280,7 +280,7 @@ def test_a_resting_limit_order_fills_only_through_its_price_and_a_marketable_one
     data = MarketArrays.from_frames(frame, costs=costs)
     sim = PerpSimulator(data, made_up(tick=0.01, step=0.001), config, NO_LIMITS, 10_000.0)
     # Buy 10 at 99.5: bar 1 opens at 100 (the ask, above the limit: it rests) and trades down to 99.0,
-    # more than a tick through the limit: 10 of the 2.5 % x 40000 available fill at 99.5 as maker.
+    # 0.5 through the limit, beyond the 20 bps queue depth (0.199): all 10 fill at 99.5 as maker.
     r = sim.step(10.0, limit_price=99.5)
     assert (r["fill_qty"], r["fill_price"], r["maker_qty"]) == (
         pytest.approx(10.0),
@@ -310,7 +310,8 @@ def test_limit_prices_are_rounded_to_the_tick_in_the_traders_favour() -> None:
     highs = [100.0, 100.0, 100.2, 100.2, 100.0]
     frame = bars([100.0] * 5, highs, [100.0, 99.0, 100.0, 100.0, 100.0], [100.0] * 5)
     data = MarketArrays.from_frames(frame, costs=FREE)
-    sim = PerpSimulator(data, made_up(tick=0.01), MarketModelConfig(costs=FREE), NO_LIMITS)
+    config = MarketModelConfig(costs=FREE, limit_orders=LimitOrderConfig(queue_depth_bps=0.0))  # no haircut
+    sim = PerpSimulator(data, made_up(tick=0.01), config, NO_LIMITS)
     r = sim.step(1.0, limit_price=99.5049)  # a buy at 99.5049 is sent at 99.50, never above what was asked
     assert r["fill_price"] == pytest.approx(99.50, abs=1e-9)
     r = sim.step(0.0, limit_price=100.1901)  # a sell is sent at 100.20; bar 2's high 100.20 only touches it
@@ -340,16 +341,19 @@ def test_hand_worked_partial_fill_of_a_marketable_limit_order() -> None:
     )
     # Buy 3000 with a limit of 100.05 against bar 3's open 100: the ask 100.02 is within the limit, so the
     # order is marketable. Impact reaches the limit at q with 0.0002 + 0.1 sigma sqrt(100 q / 4e6) = 0.0005:
-    # q = 4e6 / 100 * (0.0003 / (0.1 sigma))^2 = 1817.96 -> 1817.957 after the 0.001 lot, filled as taker
-    # at (just) the limit. The other 1182.043 rest at 100.05; bar 3 trades down to 100.00, more than a tick
-    # through, and the resting part takes 5 % x (1 - 0.5) of the bar's 40000 volume: 1000, as maker.
+    # q = 4e6 / 100 * (0.0003 / (0.1 sigma))^2 = 1818.0145 -> 1818.014 after the 0.001 lot, filled as taker
+    # at (just) the limit. The other 1181.986 rest at 100.05; bar 3 trades down to 100.00, five ticks
+    # through. The queue haircut fills the share 0.05 / (20 bps x 100.05) = 0.24988 of the resting part
+    # (within 5 % of the bar's 40000 volume), as maker: floor(1181.986 x 0.24988) to the lot = 295.348.
     q = 4e6 / 100.0 * (0.0003 / (0.1 * sigma)) ** 2
     taker = math.floor(q * 1000.0) / 1000.0
+    maker = math.floor((3_000.0 - taker) * 0.05 / (0.002 * 100.05) * 1000.0) / 1000.0
+    assert (taker, maker) == (pytest.approx(1818.014), pytest.approx(295.348))
     r = sim.step(3_000.0, limit_price=100.05)
-    assert r["fill_qty"] == pytest.approx(taker + 1_000.0)
-    assert r["maker_qty"] == pytest.approx(1_000.0)
+    assert r["fill_qty"] == pytest.approx(taker + maker)
+    assert r["maker_qty"] == pytest.approx(maker)
     assert r["partial_fill"] == 1.0
-    assert r["fee"] == pytest.approx(taker * 100.05 * 0.00035 + 1_000.0 * 100.05 * 0.0001, rel=1e-6)
+    assert r["fee"] == pytest.approx(taker * 100.05 * 0.00035 + maker * 100.05 * 0.0001, rel=1e-6)
     assert r["slippage"] == pytest.approx(taker * 0.05, rel=1e-6)  # the taker part paid 100.05 vs open 100
 
 
