@@ -51,10 +51,14 @@ def test_expected_maximum_sharpe_approximates_the_exact_expected_maximum(n: int)
 def test_psr_by_hand_and_its_limits() -> None:
     """Normal returns, SR 0.1 per bar over 101 bars against 0: z = 0.1 * 10 / sqrt(1.005) = 0.99751,
     PSR = Phi(0.99751) = 0.84074. A single trial deflates to the plain PSR."""
-    assert probabilistic_sharpe_ratio(0.1, 0.0, 101) == pytest.approx(norm.cdf(1.0 / math.sqrt(1.005)), rel=1e-12)
+    assert probabilistic_sharpe_ratio(0.1, 0.0, 101) == pytest.approx(
+        norm.cdf(1.0 / math.sqrt(1.005)), rel=1e-12
+    )
     assert probabilistic_sharpe_ratio(0.1, 0.0, 101) == pytest.approx(0.84074, abs=1e-5)
     one = deflated_sharpe_ratio(0.1, 101, 1, 0.3)
-    assert one.benchmark == 0.0 and one.probability == pytest.approx(probabilistic_sharpe_ratio(0.1, 0.0, 101))
+    assert one.benchmark == 0.0 and one.probability == pytest.approx(
+        probabilistic_sharpe_ratio(0.1, 0.0, 101)
+    )
     assert probabilistic_sharpe_ratio(0.1, 0.1, 50, -1.0, 8.0) == pytest.approx(0.5)
 
 

@@ -63,7 +63,9 @@ def test_hac_covariance_matches_statsmodels_bartlett_sum() -> None:
     x[1:] += 0.6 * x[:-1]
     x -= x.mean(axis=0)
     for lags in (0, 1, 5, 12):
-        np.testing.assert_allclose(hac_covariance(x, lags), S_hac_simple(x, nlags=lags) / x.shape[0], rtol=1e-12)
+        np.testing.assert_allclose(
+            hac_covariance(x, lags), S_hac_simple(x, nlags=lags) / x.shape[0], rtol=1e-12
+        )
 
 
 def test_hac_at_zero_lags_is_the_iid_non_normal_error() -> None:
