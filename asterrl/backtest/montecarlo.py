@@ -123,6 +123,50 @@ class MonteCarloResult:
         }
 
 
+class PathAccumulator:
+    """Collects the per-path metrics of batches of ``(k, n_steps)`` return paths; :meth:`result` gives the
+    :class:`MonteCarloResult`."""
+
+    def __init__(self, n_steps: int, periods_per_year: float, config: MonteCarloConfig) -> None:
+        self.periods_per_year = periods_per_year
+        self.config = config
+        self.steps = np.unique(np.linspace(0, n_steps, min(config.fan_points, n_steps + 1)).astype(np.int64))
+        self._final: list[FloatArray] = []
+        self._sharpe: list[FloatArray] = []
+        self._dd: list[FloatArray] = []
+        self._low: list[FloatArray] = []
+        self._at: list[FloatArray] = []
+
+    def add(self, paths: FloatArray) -> None:
+        final, dd, low, at = pathwise.path_summary(paths, self.steps)
+        self._final.append(final - 1.0)
+        self._sharpe.append(pathwise.sharpe(paths, self.periods_per_year))
+        self._dd.append(dd)
+        self._low.append(low)
+        self._at.append(at)
+
+    def result(self, method: str, observed: FloatArray, mean_block: float | None = None) -> MonteCarloResult:
+        cfg = self.config
+        dd = np.concatenate(self._dd)
+        qs = np.sort(np.asarray(cfg.fan_quantiles, dtype=np.float64))
+        obs = pathwise.as_paths(observed)
+        return MonteCarloResult(
+            method=method,
+            final_return=np.concatenate(self._final),
+            sharpe=np.concatenate(self._sharpe),
+            max_drawdown=dd,
+            probability_of_ruin=float(np.mean(np.concatenate(self._low) <= cfg.ruin_equity)),
+            drawdown_probability={lvl: float(np.mean(dd >= lvl)) for lvl in cfg.drawdown_levels},
+            fan=FanChart(self.steps, qs, np.quantile(np.concatenate(self._at), qs, axis=0)),
+            observed={
+                "final_return": float(pathwise.total_return(obs)[0]),
+                "sharpe": float(pathwise.sharpe(obs, self.periods_per_year)[0]),
+                "max_drawdown": float(pathwise.max_drawdown(obs)[0]),
+            },
+            mean_block=mean_block,
+        )
+
+
 def summarise_paths(
     batches: Iterator[FloatArray],
     n_steps: int,
@@ -132,34 +176,11 @@ def summarise_paths(
     observed: FloatArray,
     mean_block: float | None = None,
 ) -> MonteCarloResult:
-    """Accumulate the distributions over batches of ``(k, n_steps)`` return paths."""
-    steps = np.unique(np.linspace(0, n_steps, min(config.fan_points, n_steps + 1)).astype(np.int64))
-    finals, sharpes, drawdowns, ruined, at_steps = [], [], [], [], []
+    """The distributions over batches of ``(k, n_steps)`` return paths."""
+    acc = PathAccumulator(n_steps, periods_per_year, config)
     for paths in batches:
-        eq = pathwise.equity_paths(paths)
-        finals.append(eq[:, -1] - 1.0)
-        sharpes.append(pathwise.sharpe(paths, periods_per_year))
-        drawdowns.append(np.max(pathwise.underwater(eq), axis=1))
-        ruined.append(np.min(eq, axis=1) <= config.ruin_equity)
-        at_steps.append(eq[:, steps])
-    final, dd = np.concatenate(finals), np.concatenate(drawdowns)
-    qs = np.sort(np.asarray(config.fan_quantiles, dtype=np.float64))
-    obs = pathwise.as_paths(observed)
-    return MonteCarloResult(
-        method=method,
-        final_return=final,
-        sharpe=np.concatenate(sharpes),
-        max_drawdown=dd,
-        probability_of_ruin=float(np.mean(np.concatenate(ruined))),
-        drawdown_probability={lvl: float(np.mean(dd >= lvl)) for lvl in config.drawdown_levels},
-        fan=FanChart(steps, qs, np.quantile(np.concatenate(at_steps), qs, axis=0)),
-        observed={
-            "final_return": float(pathwise.total_return(obs)[0]),
-            "sharpe": float(pathwise.sharpe(obs, periods_per_year)[0]),
-            "max_drawdown": float(pathwise.max_drawdown(obs)[0]),
-        },
-        mean_block=mean_block,
-    )
+        acc.add(paths)
+    return acc.result(method, observed, mean_block)
 
 
 def _rng(config: MonteCarloConfig) -> np.random.Generator:
@@ -236,26 +257,15 @@ def stress_costs(
     if any(k < 0.0 for k in multipliers):
         raise ConfigError(f"cost multipliers must be >= 0, got {tuple(multipliers)}")
     block = _block(net, cfg)
-    # The same indices for every multiplier: draw them once per batch and reuse.
+    stressed = {float(k): net - (k - 1.0) * cost for k in multipliers}
+    acc = {k: PathAccumulator(net.size, bars_per_year, cfg) for k in stressed}
     rng = _rng(cfg)
     step = _batch_rows(net.size)
-    index_batches = [
-        stationary_bootstrap_indices(net.size, min(step, cfg.n_paths - lo), block, rng)
-        for lo in range(0, cfg.n_paths, step)
-    ]
-    out: dict[float, MonteCarloResult] = {}
-    for k in multipliers:
-        stressed = net - (k - 1.0) * cost
-        out[float(k)] = summarise_paths(
-            (stressed[idx] for idx in index_batches),
-            net.size,
-            bars_per_year,
-            cfg,
-            f"cost_stress x{k:g}",
-            stressed,
-            block,
-        )
-    return out
+    for lo in range(0, cfg.n_paths, step):
+        idx = stationary_bootstrap_indices(net.size, min(step, cfg.n_paths - lo), block, rng)
+        for k, series in stressed.items():  # the same resamples for every multiplier
+            acc[k].add(series[idx])
+    return {k: acc[k].result(f"cost_stress x{k:g}", stressed[k], block) for k in stressed}
 
 
 def resample_price_paths(

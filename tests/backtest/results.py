@@ -6,11 +6,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from asterrl.backtest.montecarlo import MonteCarloConfig
+from asterrl.backtest.report import ReportConfig
 from asterrl.backtest.result import BacktestResult, Fills, TrialSet
 from asterrl.data.sources.synthetic import SyntheticConfig, SyntheticMarket
 
 HOUR_MS = 3_600_000
 BARS_PER_YEAR_1H = 8760.0
+#: A report configuration light enough for tests (few resamples and paths).
+FAST_REPORT = ReportConfig(
+    bootstrap_samples=100, montecarlo=MonteCarloConfig(n_paths=60), html_max_points=1000
+)
 
 
 def synthetic_close(n_bars: int, seed: int = 0, drift_annual: float = 0.0) -> tuple[np.ndarray, np.ndarray]:

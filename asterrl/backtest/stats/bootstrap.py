@@ -35,22 +35,25 @@ BATCH_VALUES = 4_000_000
 
 
 @njit(cache=True)
-def _stationary_indices_kernel(n_obs: int, restart: FloatArray, start: FloatArray, p: float) -> IntArray:
-    """Row i: index ``floor(start[i, 0] * n)`` then, at each step, a fresh uniform start with probability
-    ``p`` (``restart < p``) or the next bar (wrapping at ``n_obs``)."""
-    k, m = restart.shape
-    out = np.empty((k, m), dtype=np.int64)
-    for i in range(k):
-        cur = int(start[i, 0] * n_obs)
-        out[i, 0] = cur
-        for t in range(1, m):
-            if restart[i, t] < p:
-                cur = int(start[i, t] * n_obs)
-            else:
+def _stationary_indices_kernel(n_obs: int, n_samples: int, length: int, p: float, seed: int) -> IntArray:
+    """Each row: blocks of consecutive indices (wrapping at ``n_obs``) from uniform starts, with
+    geometric lengths of mean ``1/p`` (numba's generator, seeded from the caller's)."""
+    np.random.seed(seed)
+    out = np.empty((n_samples, length), dtype=np.int64)
+    log_q = np.log1p(-p) if p < 1.0 else -np.inf
+    for i in range(n_samples):
+        t = 0
+        while t < length:
+            cur = int(np.random.random() * n_obs)
+            # geometric length on {1, 2, ...} by inversion: 1 + floor(ln(U) / ln(1 - p))
+            block = 1 if p >= 1.0 else 1 + int(np.log(1.0 - np.random.random()) / log_q)
+            stop = min(length, t + block)
+            while t < stop:
+                out[i, t] = cur
                 cur += 1
                 if cur == n_obs:
                     cur = 0
-            out[i, t] = cur
+                t += 1
     return out
 
 
@@ -58,15 +61,15 @@ def stationary_bootstrap_indices(
     n_obs: int, n_samples: int, mean_block: float, rng: np.random.Generator, length: int | None = None
 ) -> IntArray:
     """``(n_samples, length)`` indices into a series of ``n_obs`` bars, each row a stationary-bootstrap
-    resample with geometric block lengths of mean ``mean_block`` bars (``length`` defaults to ``n_obs``)."""
+    resample with geometric block lengths of mean ``mean_block`` bars (``length`` defaults to ``n_obs``).
+    The draws follow from ``rng`` (one seed is taken from it per call)."""
     if n_obs < 1 or n_samples < 1:
         raise DataError(f"need >= 1 observation and >= 1 sample, got {n_obs} and {n_samples}")
     if not mean_block >= 1.0:
         raise DataError(f"the mean block length must be >= 1 bar, got {mean_block}")
     m = n_obs if length is None else int(length)
-    restart = rng.random((n_samples, m))
-    start = rng.random((n_samples, m))
-    return _stationary_indices_kernel(n_obs, restart, start, 1.0 / mean_block)
+    seed = int(rng.integers(0, 2**31 - 1))
+    return _stationary_indices_kernel(n_obs, n_samples, m, 1.0 / mean_block, seed)
 
 
 @dataclass(frozen=True, slots=True)

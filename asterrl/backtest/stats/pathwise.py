@@ -13,10 +13,56 @@ from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
+from numba import njit
 
 from asterrl.errors import DataError
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@njit(cache=True)
+def _path_summary_kernel(
+    returns: FloatArray, steps: IntArray
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """One pass per row: final equity, largest drawdown, lowest equity and the equity at ``steps``
+    (indices into the ``n + 1`` equity points), equity starting at 1."""
+    k, n = returns.shape
+    final = np.empty(k)
+    max_dd = np.empty(k)
+    low = np.empty(k)
+    at = np.empty((k, steps.size))
+    for i in range(k):
+        eq, peak, dd, lo, j = 1.0, 1.0, 0.0, 1.0, 0
+        while j < steps.size and steps[j] == 0:
+            at[i, j] = 1.0
+            j += 1
+        for t in range(n):
+            eq *= 1.0 + returns[i, t]
+            if eq > peak:
+                peak = eq
+            elif peak > 0.0 and 1.0 - eq / peak > dd:
+                dd = 1.0 - eq / peak
+            if eq < lo:
+                lo = eq
+            while j < steps.size and steps[j] == t + 1:
+                at[i, j] = eq
+                j += 1
+        final[i], max_dd[i], low[i] = eq, dd, lo
+    return final, max_dd, low, at
+
+
+def path_summary(
+    returns: npt.ArrayLike, steps: npt.ArrayLike | None = None
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Per path (row): final equity, maximum drawdown (fraction of the peak), lowest equity, and the equity
+    at each of ``steps`` (ascending indices into the ``n + 1`` equity points, 0 = the start); equity
+    starts at 1. One numba pass, no ``(k, n)`` temporaries."""
+    m = np.ascontiguousarray(as_paths(returns))
+    s = np.zeros(0, dtype=np.int64) if steps is None else np.asarray(steps, dtype=np.int64)
+    if s.size and (s[0] < 0 or s[-1] > m.shape[1] or np.any(np.diff(s) < 0)):
+        raise DataError(f"steps must be ascending indices in [0, {m.shape[1]}]")
+    return _path_summary_kernel(m, s)
 
 
 def as_paths(returns: npt.ArrayLike) -> FloatArray:
@@ -83,14 +129,9 @@ def underwater(equity: npt.ArrayLike) -> FloatArray:
     return np.where(peak > 0.0, 1.0 - eq / np.where(peak > 0.0, peak, 1.0), 0.0)
 
 
-def drawdown_paths(returns: npt.ArrayLike) -> FloatArray:
-    """``(k, n + 1)`` drawdown after each bar, a fraction of the running peak (0 at a new high)."""
-    return underwater(equity_paths(returns))
-
-
 def max_drawdown(returns: npt.ArrayLike) -> FloatArray:
     """Largest fall from a running peak per path, fraction of the peak (1 = wiped out)."""
-    return drawdown_paths(returns).max(axis=1)
+    return path_summary(returns)[1]
 
 
 def calmar(returns: npt.ArrayLike, bars_per_year: float) -> FloatArray:
