@@ -5,7 +5,7 @@ Markdown table, the CSV and the HTML page all print."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -140,7 +140,9 @@ def analyse(result: BacktestResult, config: ReportConfig | None = None) -> Repor
     rows += overfit_rows
     rows += _risk_rows(r, cfg)
     rows += _trading_rows(result)
-    mc_cfg = cfg.montecarlo if cfg.montecarlo.mean_block is not None else _with_block(cfg.montecarlo, block)
+    mc_cfg = (
+        cfg.montecarlo if cfg.montecarlo.mean_block is not None else replace(cfg.montecarlo, mean_block=block)
+    )
     boot = mc.bootstrap_returns(r, bpy, mc_cfg)
     trades = result.fills.trade_returns()
     years = result.steps / bpy
@@ -150,12 +152,6 @@ def analyse(result: BacktestResult, config: ReportConfig | None = None) -> Repor
     stress = mc.stress_costs(r, paid, bpy, cfg.cost_multipliers, mc_cfg) if np.any(paid > 0.0) else {}
     rows += _montecarlo_rows(boot, reshuffle, stress)
     return ReportAnalysis(rows, boot, reshuffle, stress, pbo)
-
-
-def _with_block(config: mc.MonteCarloConfig, block: float) -> mc.MonteCarloConfig:
-    from dataclasses import replace
-
-    return replace(config, mean_block=block)
 
 
 def _overfitting_rows(
