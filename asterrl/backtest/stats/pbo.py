@@ -26,8 +26,8 @@ from asterrl.errors import DataError
 FloatArray = npt.NDArray[np.float64]
 PerformanceMetric = Literal["sharpe", "mean"]
 
-#: Combinations processed per vectorised batch (bounds memory at about 8 * batch * N bytes per array).
-_BATCH = 1024
+#: Performance values held per vectorised batch of combinations (about 8 MB per temporary array).
+_BATCH_VALUES = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +93,9 @@ def probability_of_backtest_overfitting(
     member[np.arange(combos.shape[0])[:, None], combos] = 1.0
     half_bars = block * n_splits // 2
     logits, is_best, oos_best = [], [], []
-    for lo in range(0, member.shape[0], _BATCH):
-        mb = member[lo : lo + _BATCH]
+    batch = max(1, _BATCH_VALUES // n)
+    for lo in range(0, member.shape[0], batch):
+        mb = member[lo : lo + batch]
         perf_is = _performance(mb @ sums, mb @ squares, half_bars, metric)
         perf_oos = _performance((1.0 - mb) @ sums, (1.0 - mb) @ squares, half_bars, metric)
         winner = np.argmax(perf_is, axis=1)
