@@ -1,0 +1,2 @@
+"""Backtest research tools: overfitting statistics (``stats``), Monte Carlo on a result (``montecarlo``),
+the typed result a backtest produces (``result``) and its report (``report``)."""
