@@ -9,11 +9,11 @@ Layout::
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from asterrl.files import atomic_write_json
 from asterrl.provenance import write_run_record
 from experiments.config import to_yaml
 
@@ -72,6 +72,5 @@ def record_run(
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2, sort_keys=True))
-    return path
+    """Sorted, indented JSON written atomically (``asterrl.files``)."""
+    return atomic_write_json(path, payload, sort_keys=True)
