@@ -46,7 +46,7 @@ from asterrl.features import (
     NormalizationMode,
     iter_features,
 )
-from asterrl.features.lookahead import LookaheadReport, MarketFrames, check_lookahead
+from asterrl.features.lookahead import LookaheadReport, MarketFrames, SeriesFunction, check_lookahead
 from asterrl.files import atomic_path
 from experiments.cli import split_overrides
 from experiments.config import describe_config_error, load_config
@@ -239,7 +239,7 @@ def _summary(report: LookaheadReport, what: str, source: str, note: str) -> str:
     return "\n".join(lines)
 
 
-def _agent_check(cfg: Any, market: MarketFrames) -> Any:
+def _agent_check(cfg: Any, market: MarketFrames) -> SeriesFunction:
     from agents.config import validate_agent
     from agents.registry import RuleConfig, build_rule_agent
     from agents.rules import PriceSeries
@@ -276,6 +276,12 @@ def _feature_set(set_name: str | None, overrides: list[str]) -> tuple[Any, Featu
             features_cfg = OmegaConf.to_object(merged)
         except OmegaConfBaseException as exc:
             raise ConfigError(f"{path}: {describe_config_error(exc)}") from None
+        if isinstance(features_cfg, FeaturesConfig):
+            # A relative .py module is read beside the set file, wherever the command runs from.
+            features_cfg.modules = [
+                str((path.parent / m).resolve()) if m.endswith(".py") and not Path(m).is_absolute() else m
+                for m in features_cfg.modules
+            ]
     else:
         features_cfg = getattr(cfg, "features", None)
     if not isinstance(features_cfg, FeaturesConfig):

@@ -13,7 +13,7 @@ import pytest
 
 from agents.policy import ActionMapping, FloatArray
 from agents.rules import PriceSeries, RuleAgent
-from asterrl.features import registry
+from asterrl.features import FeaturePipeline, registry
 from asterrl.features.lookahead import PERTURBED, REMOVED, MarketFrames, check_lookahead
 from tests.features.conftest import synthetic_bars, synthetic_inputs
 
@@ -63,10 +63,10 @@ def _files(tmp_path: Path, features: list[str]) -> tuple[Path, Path]:
     feature_set = tmp_path / "mine.yaml"
     feature_set.write_text(
         textwrap.dedent(
-            f"""\
+            """\
             set_name: mine
-            modules: [{tmp_path / "my_features.py"}]
-            normalization: {{mode: fitted, window: 50, clip: 5.0}}
+            modules: [my_features.py]
+            normalization: {mode: fitted, window: 50, clip: 5.0}
             features:
             """
         )
@@ -92,9 +92,16 @@ def test_leaky_user_features_are_caught_and_named(cli, tmp_path: Path, user_regi
     assert result.out.strip().splitlines()[-1] == "2 of 4 columns look ahead: centred_mean_5, next_return"
     flagged = [line for line in result.out.splitlines() if line.startswith("LOOKS AHEAD")]
     assert [line.split()[2] for line in flagged] == ["centred_mean_5:", "next_return:"]
-    # compute writes them all the same: the check is what names them
+    # compute writes them all the same (the check is what names them), and the saved pipeline records the
+    # module, so a fresh process rebuilds the same columns
     out = tmp_path / "mine.parquet"
     assert cli("features", "compute", bars, "-o", out, "--set", feature_set).code == 0
+    for name in ("my_return", "centred_mean", "next_return"):
+        del registry._REGISTRY[name]
+    registry._LOADED_MODULES.clear()
+    reloaded = FeaturePipeline.load(tmp_path / "mine.features.json")
+    assert reloaded.columns == ("rsi_14", "centred_mean_5", "my_return", "next_return")
+    assert reloaded.modules == (str(tmp_path / "my_features.py"),)
     # fitting on every row looks ahead in every column, and the check says so
     ahead = cli("features", "check-lookahead", bars, "--set", feature_set, "--fit-all-rows-lookahead")
     assert ahead.code == 1 and ahead.out.strip().splitlines()[-1].startswith("4 of 4 columns look ahead")
