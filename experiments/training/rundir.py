@@ -9,6 +9,7 @@ Layout::
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,14 @@ def record_run(
     """Write the resolved config, seed, data hash and package versions into the run directory."""
     info = {"run_name": paths.run_name, "experiment": paths.experiment_dir.name, **(extra or {})}
     return write_run_record(paths.run_dir, to_yaml(cfg), seed, data_hash, info)
+
+
+def update_run_json(paths: RunPaths, fields: dict[str, Any]) -> Path:
+    """Add or replace top-level ``fields`` of the run's ``run.json`` (written whole, atomically)."""
+    path = paths.run_dir / "run.json"
+    record = json.loads(path.read_text()) if path.exists() else {}
+    record.update(fields)
+    return write_json(path, record)
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> Path:

@@ -16,6 +16,7 @@ import numpy.typing as npt
 from torch.utils.tensorboard import SummaryWriter
 
 from asterrl.backtest.metrics import TradingMetrics
+from envs.coverage import CoverageSummary
 
 #: TensorBoard tag of each trading metric (identical for every agent).
 TRADING_TAGS: dict[str, str] = {
@@ -81,6 +82,11 @@ class RunWriter:
                 np.arange(n_actions + 1, dtype=np.float64) - 0.5 if n_actions else "auto"
             )
             self._writer.add_histogram(prefix + ACTION_HISTOGRAM_TAG, values, step, bins=bins)
+
+    def coverage(self, summary: CoverageSummary, step: int) -> None:
+        """Log how much of the training split the episodes have covered (``coverage/*``) at ``step``."""
+        for key, value in summary.as_dict().items():
+            self._writer.add_scalar(f"coverage/{key}", value, step)
 
     def scalar(self, tag: str, value: float, step: int) -> None:
         self._writer.add_scalar(tag, value, step)
