@@ -114,3 +114,26 @@ def test_demark_trades_a_setup_where_it_is_perfected_not_only_on_bar_nine() -> N
     assert np.flatnonzero(DemarkExhaustion(setups_only, CONTINUOUS).signals(series)[0]).tolist() == [15]
     unperfected = DemarkConfig(use_countdown=False, use_combo=False, require_perfection=False)
     assert np.flatnonzero(DemarkExhaustion(unperfected, CONTINUOUS).signals(series)[0]).tolist() == [13]
+
+
+@pytest.mark.shared_data
+def test_hybrid_on_shared_btcusdt_adopts_nothing_at_trend_switches(shared_data) -> None:  # type: ignore[no-untyped-def]
+    """The measurement of benchmarks/hybrid_regimes.py as a check: 487 switches into trend on the shared
+    BTCUSDT perp 1h bars, none holding a position that no breakout on the switch bar called for."""
+    from asterrl.data.io import read_table
+    from asterrl.data.schema import DataKind
+
+    bars = read_table(shared_data / "perp_ohlcv" / "BTCUSDT_1h.csv.gz", DataKind.OHLCV)[0]
+    series = PriceSeries.from_bars(bars.sort_values("timestamp").reset_index(drop=True))
+    config = HybridConfig()
+    decided = HybridAdaptive(config, CONTINUOUS).decision_series(series)
+    regime, target = decided["regime"], decided["target"]
+    previous = np.r_[-1.0, regime[:-1]]
+    into_trend = np.flatnonzero((regime == 1.0) & (previous != 1.0))
+    entry_high, entry_low = _channels(series, config.trend.entry_window)
+    close, held = series.close[into_trend], target[into_trend]
+    no_long_breakout, no_short_breakout = close <= entry_high[into_trend], close >= entry_low[into_trend]
+    adopted = ((held > 0) & no_long_breakout) | ((held < 0) & no_short_breakout)
+    assert into_trend.size > 400 and adopted.sum() == 0
+    traded = np.abs(np.diff(np.r_[0.0, target]))
+    assert traded[regime != previous].sum() / traded.sum() < 0.35
