@@ -208,9 +208,8 @@ def _check(args: argparse.Namespace, overrides: list[str]) -> int:
             return {name: matrix.values[:, j] for j, name in enumerate(matrix.columns)}
 
         first_cut, note = plan.pipeline.warmup, f"scaling: {plan.note}"
-        if plan.fit_end_ms is not None:
-            stamps = market.bars["timestamp"].to_numpy(np.int64)
-            first_cut = max(first_cut, int(np.searchsorted(stamps, plan.fit_end_ms, side="right")) - 1)
+        if plan.fit_end_ms is not None:  # values before the last fitted bar use the span's statistics
+            first_cut = max(first_cut, plan.fit_stop(plan.inputs(market)) - 1)
         what = f"feature set {plan.pipeline.set_name}"
         if market.n_bars < first_cut + 2:
             raise DataError(

@@ -83,6 +83,13 @@ def test_a_clean_user_set_passes(cli, tmp_path: Path, user_registry: None) -> No
     result = cli("features", "check-lookahead", bars, "--set", feature_set, "--cuts", "6")
     assert result.code == 0, result.err
     assert "no look-ahead" in result.out and "7 columns" in result.out and "rolling z-score" in result.out
+    # Statistics fitted on a named span: cuts fall from its last bar on, where nothing may change.
+    stamps = pd.read_csv(bars)["timestamp"]
+    fit_end = str(int(stamps.iloc[300]) + 3_600_000)
+    fitted = cli("features", "check-lookahead", bars, "--set", feature_set, "--fit-end", fit_end, "--cuts=4")
+    assert fitted.code == 0 and "fitted on the bars closed by" in fitted.out
+    cuts = fitted.out.split("cut bars ")[1].split(", future")[0].split(", ")
+    assert min(int(c) for c in cuts) >= 300
 
 
 def test_leaky_user_features_are_caught_and_named(cli, tmp_path: Path, user_registry: None) -> None:  # type: ignore[no-untyped-def]
