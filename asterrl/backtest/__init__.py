@@ -1,2 +1,3 @@
-"""Backtest research tools: overfitting statistics (``stats``), Monte Carlo on a result (``montecarlo``),
-the typed result a backtest produces (``result``) and its report (``report``)."""
+"""Backtest research tools: trading metrics (``metrics``), overfitting statistics (``stats``), Monte Carlo
+on a result (``montecarlo``), the typed result a backtest produces (``result``) and its report
+(``report``)."""
