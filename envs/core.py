@@ -131,6 +131,12 @@ class EnvCore:
         """Leverage that an action of 1.0 targets: ``risk.max_leverage`` (the one leverage)."""
         return float(self.env_params[EnvParam.POSITION_SCALE])
 
+    @property
+    def coverage_range(self) -> tuple[int, int, int]:
+        """``(start_lo, start_hi, split_end)``: the bars random starts are drawn from and the split's end."""
+        e = self.env_params
+        return int(e[EnvParam.START_LO]), int(e[EnvParam.START_HI]), int(e[EnvParam.SPLIT_END])
+
     def start_bars(self, start_bar: Any, n: int) -> npt.NDArray[np.int64]:
         """``n`` episode starts from ``options["start_bar"]`` (an int or one per env; ``None``/-1 draws)."""
         if start_bar is None:

@@ -18,10 +18,12 @@ import numpy.typing as npt
 from asterrl.errors import ConfigError
 from asterrl.sim.layout import Account, Counter, Report, report_dict_source
 from envs.core import EnvCore, build_core
+from envs.coverage import EpisodeCoverage
 from envs.kernels import new_single_state, reset_accounts, step_single
 from envs.layout import C_ENV, EnvParam
 
 _R_REWARD, _R_TERMINATED, _R_TRUNCATED = Report.REWARD.value, Report.TERMINATED.value, Report.TRUNCATED.value
+_R_BAR = Report.BAR.value
 _empty, _FLOAT32 = np.empty, np.float32  # module globals: each step allocates its new observation
 
 
@@ -75,6 +77,9 @@ class AsterPerpEnv(gym.Env[Any, Any]):
         self._box = self.core.layout.kind == "box"
         self._seeded = False
         self._done = True
+        #: Episode starts and visited bars (``envs.coverage``).
+        self.coverage = EpisodeCoverage(*self.core.coverage_range)
+        self._episode_start = 0
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -106,6 +111,8 @@ class AsterPerpEnv(gym.Env[Any, Any]):
         self._seeded = True
         self._done = False
         bar = int(self._istate[Counter.BAR, 0])
+        self.coverage.record_starts(bar)
+        self._episode_start = bar
         info = {
             "equity": float(self._fstate[Account.EQUITY, 0]),
             "bar": bar,
@@ -125,6 +132,8 @@ class AsterPerpEnv(gym.Env[Any, Any]):
         terminated = values[_R_TERMINATED] != 0.0
         truncated = values[_R_TRUNCATED] != 0.0
         self._done = terminated or truncated
+        if self._done:
+            self.coverage.record_spans(self._episode_start, int(values[_R_BAR]))
         return (
             obs if self._box else self.core.format_obs(obs),
             values[_R_REWARD],

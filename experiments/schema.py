@@ -57,12 +57,9 @@ class AsterRLConfig:
         self.experiment.validate()
         check_splits_inside_span(self.env, self.data)
         if resolve_instrument:
-            from asterrl.data.importer import default_store_root
-            from asterrl.data.instruments import load_instrument
-            from asterrl.data.store import MarketStore
+            from asterrl.data.instruments import instrument_of
 
-            store = MarketStore(self.data.store_dir or default_store_root())
-            self.risk.validate(load_instrument(self.data.symbol, self.data.instrument_files, store))
+            self.risk.validate(instrument_of(self.data))
         return self
 
 

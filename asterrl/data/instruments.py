@@ -27,9 +27,11 @@ from typing import Any
 
 import yaml
 
+from asterrl.data.config import DataConfig
 from asterrl.data.schema import normalize_symbol
-from asterrl.data.store import MarketStore, _atomic_write_bytes
+from asterrl.data.store import MarketStore
 from asterrl.errors import ConfigError, DataError
+from asterrl.files import atomic_write_json
 from asterrl.sim.instrument import Instrument, MarginTier
 
 BUNDLED_FILE = Path(__file__).with_name("instruments.yaml")
@@ -73,7 +75,7 @@ def write_snapshot(store: MarketStore, snapshot: InstrumentSnapshot) -> Path:
         "exchange_info": snapshot.exchange_info,
         "leverage_brackets": snapshot.leverage_brackets,
     }
-    _atomic_write_bytes(json.dumps(payload, indent=1).encode(), path)
+    atomic_write_json(path, payload)
     return path
 
 
@@ -172,6 +174,15 @@ def load_instrument(
         f"no instrument for {symbol}: run `asterrl data fetch data.symbol={symbol}` to store the exchange's "
         f"rules beside the bars, or describe it in a YAML/JSON file named in data.instrument_files "
         f"(same keys as {BUNDLED_FILE.name} in the asterrl.data package)"
+    )
+
+
+def instrument_of(data: DataConfig) -> Instrument:
+    """The instrument ``data.symbol`` selects, looked up in ``data``'s store and instrument files."""
+    from asterrl.data.importer import default_store_root
+
+    return load_instrument(
+        data.symbol, data.instrument_files, MarketStore(data.store_dir or default_store_root())
     )
 
 

@@ -15,7 +15,22 @@ import numpy as np
 import numpy.typing as npt
 from torch.utils.tensorboard import SummaryWriter
 
-from experiments.training.metrics import ACTION_HISTOGRAM_TAG, TRADING_TAGS, TradingMetrics
+from asterrl.backtest.metrics import TradingMetrics
+from envs.coverage import CoverageSummary
+
+#: TensorBoard tag of each trading metric (identical for every agent).
+TRADING_TAGS: dict[str, str] = {
+    "net_return": "trading/net_return",
+    "sharpe": "trading/sharpe",
+    "sortino": "trading/sortino",
+    "max_drawdown": "trading/max_drawdown",
+    "turnover": "trading/turnover",
+    "fees_paid": "trading/fees_paid",
+    "funding_paid": "trading/funding_paid",
+    "time_flat": "trading/time_flat",
+    "trade_count": "trading/trade_count",
+}
+ACTION_HISTOGRAM_TAG = "trading/actions"
 
 #: RL scalars every trainer reports (RLlib and SB3 alike), by key of the trainer's result dict.
 RL_TAGS: dict[str, str] = {
@@ -67,6 +82,11 @@ class RunWriter:
                 np.arange(n_actions + 1, dtype=np.float64) - 0.5 if n_actions else "auto"
             )
             self._writer.add_histogram(prefix + ACTION_HISTOGRAM_TAG, values, step, bins=bins)
+
+    def coverage(self, summary: CoverageSummary, step: int) -> None:
+        """Log how much of the training split the episodes have covered (``coverage/*``) at ``step``."""
+        for key, value in summary.as_dict().items():
+            self._writer.add_scalar(f"coverage/{key}", value, step)
 
     def scalar(self, tag: str, value: float, step: int) -> None:
         self._writer.add_scalar(tag, value, step)

@@ -36,6 +36,7 @@ from numba import njit
 from asterrl.data.schema import (
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
+    YEAR_MS,
     DataKind,
     SeriesKey,
     interval_ms,
@@ -46,7 +47,6 @@ from asterrl.data.sources.base import ProgressCallback
 from asterrl.data.sources.http import Clock
 from asterrl.errors import ConfigError, SourceError
 
-_YEAR_MS = 365.0 * 86_400_000.0
 _HOUR_MS = 3_600_000
 _N_STREAMS = 16
 _MASK64 = (1 << 64) - 1
@@ -265,9 +265,9 @@ class SyntheticMarket:
         c = self.config
         dt_ms = float(self._step_ms)
         key = _stream_key(self.seed, sym)
-        vols = np.asarray(c.regime_vols, dtype=np.float64) * math.sqrt(dt_ms / _YEAR_MS)
+        vols = np.asarray(c.regime_vols, dtype=np.float64) * math.sqrt(dt_ms / YEAR_MS)
         leave = 1.0 - np.exp(-dt_ms / (np.asarray(c.regime_durations_h, dtype=np.float64) * _HOUR_MS))
-        drift = c.drift_annual * dt_ms / _YEAR_MS
+        drift = c.drift_annual * dt_ms / YEAR_MS
         params = np.array(
             [
                 math.log(self._symbols[sym]),
@@ -302,9 +302,20 @@ class SyntheticMarket:
         return dict(zip(names, arrays, strict=True))
 
 
+def _mix64(z: int) -> int:
+    """The splitmix64 finaliser of a 64-bit integer (a bijection that spreads every input bit)."""
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31)
+
+
 def _stream_key(seed: int, symbol: str) -> np.uint64:
-    """64-bit key of one (seed, symbol) stream."""
-    return np.uint64(((seed & _MASK64) * 0x9E3779B97F4A7C15 + zlib.crc32(symbol.encode())) & _MASK64)
+    """64-bit key of one (seed, symbol) stream.
+
+    Hashed, not linear in the seed: the draws are ``hash(key + counter * golden)``, so a key linear in the
+    seed (``seed * golden + ...``) made seed ``s + 16`` replay seed ``s``'s path one step later.
+    """
+    return np.uint64(_mix64(_mix64(seed & _MASK64) ^ zlib.crc32(symbol.encode())))
 
 
 @njit(cache=True, inline="always")
