@@ -74,7 +74,7 @@ def forced_exit_orders(
 ) -> int:
     """How many reduce-only market orders carry a forced exit of ``size`` filled near ``price``."""
     child = order_size_limit(price, params[Param.MARKET_STEP], params[Param.MARKET_MAX_QTY], limits)
-    return math.ceil(size / child - 1e-9)
+    return max(1, math.ceil(size / child - 1e-9))
 
 
 @njit(cache=True)
@@ -153,7 +153,7 @@ def decide_order(
             size, voluntary, rejected = forced, 0.0, True
     if size <= 0.0:
         return 0.0, 0.0, 0, flags, rejected
-    n_orders = math.ceil(size / child - 1e-9)
+    n_orders = max(1, math.ceil(size / child - 1e-9))
     return side * size, forced, n_orders, flags, rejected
 
 
