@@ -348,3 +348,15 @@ def test_the_xrp_spike_of_13_july_2023_costs_a_2x_short_its_drawdown_limit_not_h
     assert bars_["high"][spike] > 0.64 and trigger < 0.50  # the stop sat far below the spike's top
     # 10 % plus the exit's costs on about 2x notional: fee 3.5 bps + spread and impact, some 0.1 pp.
     assert 0.10 < (peak - r["equity"]) / peak < 0.1015
+
+
+def test_tiny_live_limits_stop_every_opening_order_in_the_env() -> None:
+    # Before: with the rate, staleness and band limits at 1e-9, 60 of 60 orders filled (the env passed 0s).
+    with pytest.raises(ConfigError, match="max_orders_per_minute"):
+        RiskLimits(max_orders_per_minute=1e-9).validate()
+    for tiny in ({"max_data_age_ms": 1e-9}, {"price_band": 1e-9}):
+        costs = {"costs": {**FREE["costs"], "half_spread_bps": 0.5}}
+        env = _env(flat_bars(100.0, 80), RiskLimits(max_leverage=3.0, **OFF, **tiny), market=costs)
+        env.reset(options={"start_bar": 1})
+        fills = [env.step(int(a))[4]["fill_qty"] for a in np.random.default_rng(0).integers(0, 5, 60)]
+        assert fills == [0.0] * 60
