@@ -143,6 +143,12 @@ class EnvCore:
         """
         return int(self.env_params[K.E_START_LO]), int(self.env_params[K.E_SPLIT_END]) - 1
 
+    @property
+    def coverage_range(self) -> tuple[int, int, int]:
+        """``(start_lo, start_hi, split_end)``: the bars random starts are drawn from and the split's end."""
+        e = self.env_params
+        return int(e[K.E_START_LO]), int(e[K.E_START_HI]), int(e[K.E_SPLIT_END])
+
     def start_bars(self, start_bar: Any, n: int) -> npt.NDArray[np.int64]:
         """``n`` episode starts from ``options["start_bar"]`` (an int or one per env; ``None``/-1 draws)."""
         if start_bar is None:

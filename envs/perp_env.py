@@ -17,9 +17,10 @@ import numpy.typing as npt
 from asterrl.errors import ConfigError
 from asterrl.sim import layout as L
 from envs.core import EnvCore, build_core
+from envs.coverage import EpisodeCoverage
 from envs.kernels import C_ENV, E_SAME_STEP, new_single_state, reset_accounts, step_single
 
-_R_REWARD, _R_TERMINATED, _R_TRUNCATED = L.R_REWARD, L.R_TERMINATED, L.R_TRUNCATED
+_R_REWARD, _R_TERMINATED, _R_TRUNCATED, _R_BAR = L.R_REWARD, L.R_TERMINATED, L.R_TRUNCATED, L.R_BAR
 _empty, _FLOAT32 = np.empty, np.float32  # module globals: each step allocates its new observation
 
 
@@ -97,6 +98,9 @@ class AsterPerpEnv(gym.Env[Any, Any]):
         self._box = self.core.layout.kind == "box"
         self._seeded = False
         self._done = True
+        #: Episode starts and visited bars (``envs.coverage``).
+        self.coverage = EpisodeCoverage(*self.core.coverage_range)
+        self._episode_start = 0
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -128,6 +132,8 @@ class AsterPerpEnv(gym.Env[Any, Any]):
         self._seeded = True
         self._done = False
         bar = int(self._istate[L.I_BAR, 0])
+        self.coverage.record_starts(bar)
+        self._episode_start = bar
         info = {
             "equity": float(self._fstate[L.S_EQUITY, 0]),
             "bar": bar,
@@ -147,6 +153,8 @@ class AsterPerpEnv(gym.Env[Any, Any]):
         terminated = values[_R_TERMINATED] != 0.0
         truncated = values[_R_TRUNCATED] != 0.0
         self._done = terminated or truncated
+        if self._done:
+            self.coverage.record_spans(self._episode_start, int(values[_R_BAR]))
         return (
             obs if self._box else self.core.format_obs(obs),
             values[_R_REWARD],

@@ -1,8 +1,10 @@
 """``AsterPerpVectorEnv``: N accounts stepped in one numba call, a ``gymnasium.vector.VectorEnv``.
 
 Reached with ``gymnasium.make_vec("asterrl/AsterPerp-v0", num_envs=N, vectorization_mode=
-"vector_entry_point")``. Account ``i`` follows exactly the trajectory of a single ``AsterPerpEnv`` seeded
-with the same seed (``reset(seed=s)`` seeds account ``i`` with ``s + i``, Gymnasium's convention).
+"vector_entry_point")``. ``reset(seed=s)`` seeds account ``i`` with ``account_seed(s, i)``, a hash of both,
+and account ``i`` then follows exactly the trajectory of a single ``AsterPerpEnv`` reset with that seed.
+A hash rather than Gymnasium's ``s + i``: RLlib seeds env runner ``w`` with ``s + w``, so ``s + i`` would give
+account 1 of runner 0 and account 0 of runner 1 the same episodes.
 Autoreset is Gymnasium's next-step mode by default (what RLlib expects); ``autoreset_mode="same_step"``
 resets in the same step and returns the last observation in ``info["final_obs"]``.
 """
@@ -21,8 +23,20 @@ from asterrl.errors import ConfigError
 from asterrl.sim import layout as L
 from asterrl.sim.account import padded_accounts
 from envs.core import EnvCore, build_core
+from envs.coverage import EpisodeCoverage
 from envs.kernel_choice import KernelPicker
 from envs.kernels import new_env_state, reset_accounts, step_accounts, step_accounts_parallel
+
+
+def account_seed(seed: int, index: int) -> int:
+    """Seed of account ``index``'s episode-start stream when its vector env is reset with ``seed``.
+
+    Different for every ``(seed, index)`` pair, so accounts, and env runners seeded ``s + w``, never share a
+    stream.
+    """
+    state = np.random.SeedSequence([seed % 2**64, index]).generate_state(1, np.uint64)
+    return int(state[0])
+
 
 #: Batches at least this large may be spread over numba's threads (when that is measured to be faster).
 PARALLEL_MIN_ACCOUNTS = 64
@@ -58,6 +72,11 @@ class AsterPerpVectorEnv(VectorEnv[Any, Any, Any]):
         self._kernel = KernelPicker((step_accounts, step_accounts_parallel) if parallel else (step_accounts,))
         self._seeded = False
         self._last_obs = np.zeros((num_envs, self.core.obs_size), dtype=np.float32)
+        #: Episode starts and visited bars of every account (``envs.coverage``).
+        self.coverage = EpisodeCoverage(*self.core.coverage_range)
+        self._episode_start = np.zeros(num_envs, dtype=np.int64)
+        self._pending = np.zeros(num_envs, dtype=np.bool_)  # next-step mode: reset by the coming step
+        self._any_pending = False
 
     def reset(
         self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
@@ -78,7 +97,7 @@ class AsterPerpVectorEnv(VectorEnv[Any, Any, Any]):
         if seed is None and not self._seeded:
             seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
         if isinstance(seed, int):
-            seeds[:] = [(seed + i) % 2**64 for i in range(n)]
+            seeds[:] = [account_seed(seed, i) for i in range(n)]
             reseed[:] = True
         elif seed is not None:
             if len(seed) != n:
@@ -104,6 +123,9 @@ class AsterPerpVectorEnv(VectorEnv[Any, Any, Any]):
             obs,
         )
         self._last_obs = obs
+        self._record_starts(which)
+        self._pending &= ~which
+        self._any_pending = bool(self._pending.any())
         bars = self._istate[L.I_BAR, :n].copy()
         return c.format_obs(obs), {"bar": bars, "equity": self._fstate[L.S_EQUITY, :n].copy()}
 
@@ -136,10 +158,31 @@ class AsterPerpVectorEnv(VectorEnv[Any, Any, Any]):
         info: dict[str, Any] = dict(zip(L.REPORT_KEYS, report, strict=True))
         terminated = report[L.R_TERMINATED] != 0.0
         truncated = report[L.R_TRUNCATED] != 0.0
+        done = terminated | truncated
+        self._track_episodes(done, report[L.R_BAR])
         if self._same_step:
-            done = terminated | truncated
             final = np.zeros_like(self._final)
             final[done] = self._final[done]
             info["final_obs"] = c.format_obs(final)
             info["_final_obs"] = done
         return c.format_obs(obs), report[L.R_REWARD], terminated, truncated, info
+
+    def _record_starts(self, which: npt.NDArray[np.bool_]) -> None:
+        starts = self._istate[L.I_START, : self.num_envs][which]
+        self.coverage.record_starts(starts)
+        self._episode_start[which] = starts
+
+    def _track_episodes(self, done: npt.NDArray[np.bool_], bars: npt.NDArray[np.float64]) -> None:
+        """Feed ``coverage``: spans of the episodes that ended this step and starts of the new ones."""
+        if self._any_pending:  # next-step mode: this step reset the accounts that ended the step before
+            self._record_starts(self._pending)
+            self._pending[:] = False
+            self._any_pending = False
+        if not done.any():
+            return
+        self.coverage.record_spans(self._episode_start[done], bars[done])
+        if self._same_step:  # the kernel has already started their next episodes
+            self._record_starts(done)
+        else:
+            self._pending |= done
+            self._any_pending = True

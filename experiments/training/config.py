@@ -22,6 +22,9 @@ class TrainConfig:
         ``compare``).
     :param resume: checkpoint directory to continue from (``null``: start afresh).
     :param progress: show a progress bar with an ETA.
+    :param min_coverage: the progress bar warns when, after enough env steps to have stepped through the
+        training split twice, episodes have visited less than this share of its bars (a sign that episodes
+        repeat instead of sampling the whole split); 0 switches the warning off.
     """
 
     iterations: int = 500
@@ -30,10 +33,13 @@ class TrainConfig:
     eval_split: str = "validation"
     resume: str | None = None
     progress: bool = True
+    min_coverage: float = 0.5
 
     def validate(self) -> TrainConfig:
         if self.iterations < 1 or self.checkpoint_every < 0 or self.eval_every < 0:
             raise ConfigError("train.iterations must be >= 1, checkpoint_every and eval_every >= 0")
+        if not 0.0 <= self.min_coverage <= 1.0:
+            raise ConfigError("train.min_coverage must lie in [0, 1] (a share of the training split's bars)")
         return self
 
 

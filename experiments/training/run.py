@@ -3,7 +3,10 @@
 Read top to bottom: prepare the market (data + fitted features), create the run directory and record its
 provenance, build the trainer (RLlib or SB3) on the training split, then iterate; every
 ``train.checkpoint_every`` iterations save a checkpoint, every ``train.eval_every`` evaluate the current
-policy on ``train.eval_split`` with the shared evaluation path and log the trading metrics.
+policy on ``train.eval_split`` with the shared evaluation path and log the trading metrics. After every
+iteration the episodes' coverage of the training split (distinct starts, share of bars visited) goes to
+TensorBoard (``coverage/*``) and ``run.json``; the progress bar warns when it stays below
+``train.min_coverage``.
 """
 
 from __future__ import annotations
@@ -21,10 +24,11 @@ from tqdm import tqdm
 
 from agents.config import AGENT_SCHEMAS, PPOConfig, validate_agent
 from asterrl.errors import ConfigError
+from envs.coverage import CoverageSummary
 from experiments.training.environment import RunMarket, build_env_core, evaluation_core, prepare_market
 from experiments.training.evaluation import Evaluation, evaluate_policy
 from experiments.training.ray_session import ray_session
-from experiments.training.rundir import RunPaths, new_run, record_run, write_json
+from experiments.training.rundir import RunPaths, new_run, record_run, update_run_json, write_json
 from experiments.training.tensorboard import RunWriter
 from experiments.training.trainers import RLlibTrainer, SB3Trainer, Trainer
 
@@ -91,6 +95,7 @@ def train(
     eval_core = evaluation_core(cfg, market, cfg.train.eval_split)
     iterations = cfg.train.iterations
     evaluation: Evaluation | None = None
+    watch = CoverageWatch(cfg.train.min_coverage, core.coverage_range)
     with _maybe_ray(cfg, agent, paths.run_dir), RunWriter(paths.tensorboard_root, paths.run_name) as writer:
         trainer: Trainer = (RLlibTrainer if agent.framework == "rllib" else SB3Trainer)(
             agent, core, cfg.seed, cfg.train.resume
@@ -108,13 +113,19 @@ def train(
             for it in range(1, iterations + 1):
                 scalars = trainer.iterate()
                 writer.rl_scalars(scalars, trainer.env_steps)
-                bar.set_postfix_str(_postfix(scalars), refresh=False)
+                coverage = trainer.coverage().summary()
+                writer.coverage(coverage, trainer.env_steps)
+                warning = watch.update(it, trainer.env_steps, coverage)
+                if warning:
+                    bar.write(f"warning: {warning}")
+                bar.set_postfix_str(_postfix(scalars, coverage), refresh=False)
                 bar.update(1)
                 last = it == iterations
                 every = cfg.train.checkpoint_every
                 if last or (every and it % every == 0):
                     target = paths.checkpoints / ("final" if last else f"iter_{it:06d}")
                     checkpoint = trainer.save(target)
+                    update_run_json(paths, watch.record())
                     write_json(
                         target / CHECKPOINT_INFO,
                         {
@@ -137,17 +148,53 @@ def train(
         finally:
             bar.close()
             trainer.close()
+            update_run_json(paths, watch.record())
     if evaluation is not None:
         write_json(paths.run_dir / "eval" / f"{cfg.train.eval_split}.json", evaluation.metrics.as_dict())
     return TrainResult(paths, checkpoint, iterations, trainer.env_steps, evaluation)
 
 
-def _postfix(scalars: dict[str, float]) -> str:
+class CoverageWatch:
+    """Keeps the per-iteration coverage log of a run and says when coverage stays too low.
+
+    Once the run has taken enough env steps to step through the split's tradable bars twice (uniform starts
+    then visit about 86 % of them), a visited share below ``threshold`` gives one warning.
+    """
+
+    def __init__(self, threshold: float, coverage_range: tuple[int, int, int]) -> None:
+        lo, _, split_end = coverage_range
+        self.threshold = threshold
+        self.enough_steps = 2 * (split_end - lo + 1)
+        self.log: list[dict[str, float]] = []
+        self.warning: str | None = None
+
+    def update(self, iteration: int, env_steps: int, coverage: CoverageSummary) -> str | None:
+        """Log ``coverage``; return the warning the first time coverage is found too low, else ``None``."""
+        self.log.append({"iteration": float(iteration), "env_steps": float(env_steps), **coverage.as_dict()})
+        low = coverage.bars_visited_share < self.threshold
+        if self.warning is None and self.threshold > 0.0 and env_steps >= self.enough_steps and low:
+            self.warning = (
+                f"after {env_steps} env steps the episodes have visited only "
+                f"{coverage.bars_visited_share:.1%} of the training split's bars from "
+                f"{coverage.distinct_starts} distinct starts (train.min_coverage={self.threshold:g}): "
+                "episodes may be repeating the same window"
+            )
+            return self.warning
+        return None
+
+    def record(self) -> dict[str, object]:
+        """What ``run.json`` keeps: the log and the warning, if any."""
+        return {"coverage": self.log, "coverage_warning": self.warning}
+
+
+def _postfix(scalars: dict[str, float], coverage: CoverageSummary | None = None) -> str:
     parts = []
     if "episode_return_mean" in scalars:
         parts.append(f"return={scalars['episode_return_mean']:+.3f}")
     if "env_steps_per_s" in scalars:
         parts.append(f"{scalars['env_steps_per_s']:.0f} steps/s")
+    if coverage is not None and coverage.finished_episodes:
+        parts.append(f"coverage={coverage.bars_visited_share:.0%}")
     return " ".join(parts)
 
 

@@ -71,6 +71,17 @@ def record_run(
     return write_run_record(paths.run_dir, to_yaml(cfg), seed, data_hash, info)
 
 
+def update_run_json(paths: RunPaths, fields: dict[str, Any]) -> Path:
+    """Add or replace top-level ``fields`` of the run's ``run.json`` (written whole, then renamed)."""
+    path = paths.run_dir / "run.json"
+    record = json.loads(path.read_text()) if path.exists() else {}
+    record.update(fields)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(record, indent=2, sort_keys=True))
+    temporary.replace(path)
+    return path
+
+
 def write_json(path: Path, payload: dict[str, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, sort_keys=True))

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from torch.utils.tensorboard import SummaryWriter
 
+from envs.coverage import CoverageSummary
 from experiments.training.metrics import ACTION_HISTOGRAM_TAG, TRADING_TAGS, TradingMetrics
 
 #: RL scalars every trainer reports (RLlib and SB3 alike), by key of the trainer's result dict.
@@ -67,6 +68,11 @@ class RunWriter:
                 np.arange(n_actions + 1, dtype=np.float64) - 0.5 if n_actions else "auto"
             )
             self._writer.add_histogram(prefix + ACTION_HISTOGRAM_TAG, values, step, bins=bins)
+
+    def coverage(self, summary: CoverageSummary, step: int) -> None:
+        """Log how much of the training split the episodes have covered (``coverage/*``) at ``step``."""
+        for key, value in summary.as_dict().items():
+            self._writer.add_scalar(f"coverage/{key}", value, step)
 
     def scalar(self, tag: str, value: float, step: int) -> None:
         self._writer.add_scalar(tag, value, step)

@@ -2,7 +2,8 @@
 
 ``Trainer.iterate()`` runs one PPO iteration (``agent.train_batch_size`` env steps, then the update) and
 returns the RL scalars under the shared keys of ``experiments.training.tensorboard.RL_TAGS``; ``save``
-writes a checkpoint directory; ``policy()`` is the current policy as a ``Policy`` for evaluation.
+writes a checkpoint directory; ``policy()`` is the current policy as a ``Policy`` for evaluation;
+``coverage()`` merges the episode-start and visited-bar counters of every env the trainer samples from.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from agents.config import PPOConfig
 from agents.policy import Policy
 from asterrl.errors import ConfigError
 from envs.core import EnvCore
+from envs.coverage import CoverageSnapshot, merge
 
 
 class Trainer(Protocol):
@@ -25,6 +27,8 @@ class Trainer(Protocol):
     def save(self, directory: Path) -> Path: ...
 
     def policy(self) -> Policy: ...
+
+    def coverage(self) -> CoverageSnapshot: ...
 
     def close(self) -> None: ...
 
@@ -76,6 +80,13 @@ class RLlibTrainer:
         assert module is not None
         return RLlibPolicy(module, self.cfg.name)
 
+    def coverage(self) -> CoverageSnapshot:
+        """Counters of the envs of every env runner (the local one samples only without remote runners)."""
+        group = self.algo.env_runner_group
+        assert group is not None
+        snapshots = group.foreach_env_runner(_runner_coverage, local_env_runner=True)
+        return merge([s for s in snapshots if s is not None])
+
     def close(self) -> None:
         self.algo.stop()
 
@@ -120,8 +131,19 @@ class SB3Trainer:
 
         return SB3Policy(self.model, self.cfg.name)
 
+    def coverage(self) -> CoverageSnapshot:
+        return self.venv.env.coverage.snapshot()
+
     def close(self) -> None:
         self.venv.close()
+
+
+def _runner_coverage(runner: Any) -> CoverageSnapshot | None:
+    """The coverage counters of an RLlib env runner's vector env (``None`` for a runner without an env)."""
+    env = getattr(runner, "env", None)
+    if env is None:
+        return None
+    return env.unwrapped.coverage.snapshot()  # type: ignore[no-any-return]
 
 
 def _checkpoint_dir(resume: str, marker: str) -> Path:

@@ -14,6 +14,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 import envs
 from asterrl.errors import ConfigError
 from asterrl.risk import RiskLimits
+from envs.vector_env import account_seed
 from tests.envs.market import SPLITS, synthetic_market
 
 BARS, FUNDING, MARK = synthetic_market()
@@ -125,7 +126,7 @@ def test_vector_env_gives_the_trajectories_of_single_envs(num_envs: int) -> None
         obs, r, term, trunc, info = vec.step(actions[t])
         traj.append((obs, r, term, trunc, info["equity"]))
     for i in range(0, num_envs, max(1, num_envs // 7)):
-        single = _run_single(100 + i, actions[:, i], **overrides)
+        single = _run_single(account_seed(100, i), actions[:, i], **overrides)
         for t, (s_obs, s_r, s_term, s_trunc, s_eq) in enumerate(single):
             v_obs, v_r, v_term, v_trunc, v_eq = traj[t]
             assert np.array_equal(s_obs, v_obs[i]), (i, t)
@@ -154,7 +155,7 @@ def test_same_step_autoreset_returns_the_final_observation() -> None:
     assert trunc.all() and info["_final_obs"].all()
     assert not np.array_equal(obs, info["final_obs"])
     single = make(episode_length=3)
-    single.reset(seed=0)
+    single.reset(seed=account_seed(0, 0))
     for _ in range(3):
         last = single.step(2)[0]
     assert np.array_equal(last, info["final_obs"][0])

@@ -302,9 +302,20 @@ class SyntheticMarket:
         return dict(zip(names, arrays, strict=True))
 
 
+def _mix64(z: int) -> int:
+    """The splitmix64 finaliser of a 64-bit integer (a bijection that spreads every input bit)."""
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31)
+
+
 def _stream_key(seed: int, symbol: str) -> np.uint64:
-    """64-bit key of one (seed, symbol) stream."""
-    return np.uint64(((seed & _MASK64) * 0x9E3779B97F4A7C15 + zlib.crc32(symbol.encode())) & _MASK64)
+    """64-bit key of one (seed, symbol) stream.
+
+    Hashed, not linear in the seed: the draws are ``hash(key + counter * golden)``, so a key linear in the
+    seed (``seed * golden + ...``) made seed ``s + 16`` replay seed ``s``'s path one step later.
+    """
+    return np.uint64(_mix64(_mix64(seed & _MASK64) ^ zlib.crc32(symbol.encode())))
 
 
 @njit(cache=True, inline="always")

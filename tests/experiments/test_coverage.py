@@ -1,0 +1,104 @@
+"""Training records how much of the training split its episodes covered, and warns when it stays low."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from envs.coverage import EpisodeCoverage
+from experiments.config import load_config
+from experiments.training.run import CoverageWatch
+from experiments.training.tensorboard import read_scalars
+
+TINY = ["data=synthetic", "experiment=smoke", "train.progress=false", "env.episode_length=16"]
+
+
+def test_the_watch_warns_once_when_episodes_keep_repeating_one_window() -> None:
+    repeated = EpisodeCoverage(100, 900, 1000)  # 901 tradable bars
+    watch = CoverageWatch(0.5, (100, 900, 1000))
+    for it in range(1, 6):  # every episode starts at bar 500 and runs 100 bars: the bug of issue 9
+        repeated.record_starts(np.full(4, 500))
+        repeated.record_spans(np.full(4, 500), np.full(4, 599))
+        warning = watch.update(it, it * 500, repeated.summary())
+        if it * 500 < 2 * 901:
+            assert warning is None  # too few steps to expect coverage yet
+        elif it == 4:
+            assert warning is not None and "11.1%" in warning and "1 distinct starts" in warning
+        else:
+            assert warning is None  # once
+    record = watch.record()
+    assert record["coverage_warning"] == watch.warning
+    assert [row["iteration"] for row in record["coverage"]] == [1.0, 2.0, 3.0, 4.0, 5.0]  # type: ignore[index]
+
+
+def test_the_watch_is_quiet_when_episodes_cover_the_split() -> None:
+    spread = EpisodeCoverage(0, 800, 900)
+    watch = CoverageWatch(0.5, (0, 800, 900))
+    starts = np.arange(0, 800, 50)
+    spread.record_starts(starts)
+    spread.record_spans(starts, starts + 99)
+    assert watch.update(1, 10_000, spread.summary()) is None
+
+
+@pytest.mark.slow
+def test_rllib_runners_draw_different_starts_and_the_run_records_coverage(tmp_path: Path) -> None:
+    import ray
+
+    from experiments.training.run import train
+    from experiments.training.trainers import _runner_coverage
+
+    cfg = load_config(
+        [
+            *TINY,
+            "agent=ppo_tiny",
+            "agent.num_env_runners=2",
+            "agent.num_envs_per_env_runner=2",
+            "ray.num_cpus=2",
+            "train.iterations=3",
+            f"experiment.root={tmp_path}",
+        ]
+    )
+    from experiments.training import trainers
+
+    seen: list[list[np.ndarray]] = []
+    original = trainers.RLlibTrainer.coverage
+
+    def per_runner(self: trainers.RLlibTrainer) -> object:
+        group = self.algo.env_runner_group
+        assert group is not None
+        snapshots = group.foreach_env_runner(_runner_coverage, local_env_runner=False)
+        seen.append([s.start_counts for s in snapshots if s is not None])
+        return original(self)
+
+    trainers.RLlibTrainer.coverage = per_runner  # type: ignore[method-assign]
+    try:
+        result = train(cfg, show_progress=False)
+    finally:
+        trainers.RLlibTrainer.coverage = original  # type: ignore[method-assign]
+        ray.shutdown()
+    first, second = seen[-1]
+    assert first.sum() >= 8 and second.sum() >= 8  # each runner started many episodes ...
+    assert np.count_nonzero(first) >= first.sum() - 1  # ... nearly all at different bars
+    assert not np.array_equal(first, second)  # and the two runners did not draw the same starts
+    record = json.loads((result.paths.run_dir / "run.json").read_text())
+    log = record["coverage"]
+    assert [row["iteration"] for row in log] == [1.0, 2.0, 3.0]
+    assert log[-1]["episodes"] == first.sum() + second.sum()
+    assert log[-1]["distinct_starts"] > log[0]["distinct_starts"] > 1
+    scalars = read_scalars(result.paths.tensorboard_root / result.paths.run_name)
+    assert {"coverage/distinct_starts", "coverage/bars_visited_share"} <= set(scalars)
+
+
+@pytest.mark.slow
+def test_sb3_run_records_coverage(tmp_path: Path) -> None:
+    from experiments.training.run import train
+
+    cfg = load_config([*TINY, "agent=sb3_ppo_tiny", "train.iterations=3", f"experiment.root={tmp_path}"])
+    result = train(cfg, show_progress=False)
+    log = json.loads((result.paths.run_dir / "run.json").read_text())["coverage"]
+    assert len(log) == 3
+    assert log[-1]["distinct_starts"] >= log[-1]["episodes"] - 2 > 20
+    assert 0.0 < log[-1]["bars_visited_share"] <= 1.0
