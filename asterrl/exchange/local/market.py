@@ -1,0 +1,169 @@
+"""One symbol's replayed market on the local exchange: bars on a clock, quotes, a synthetic book, funding.
+
+The market is the bars of one interval (from the store, a file, the synthetic generator or a live feed),
+prepared once into ``asterrl.sim.MarketData`` arrays. Bar ``k`` is current while ``ts_k <= now < ts_k +
+interval``; during it the market trades at bar ``k``'s open (the price an order decided on bar ``k - 1``'s
+close fills at, as in the env) and the mark is the valuation open. The order book shown on ``depth`` and the
+streams is a synthetic ladder around that price: best bid and ask half a spread away, then one level per
+tick, each holding a share of the bar's fillable volume.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from asterrl.errors import ConfigError
+from asterrl.sim import layout as L
+from asterrl.sim.account import _half_spread
+from asterrl.sim.config import CostConfig, ExchangeFilters, MarginConfig, MarketModelConfig
+from asterrl.sim.instrument import Instrument
+from asterrl.sim.market_data import MarketData
+
+#: Book levels kept on each side of the synthetic book.
+BOOK_DEPTH = 20
+
+
+class SymbolMarket:
+    """Replay state of one symbol: its bar arrays, the bars processed so far, the fillable volume left.
+
+    :param symbol: exchange symbol.
+    :param bars: canonical OHLCV frame (at least 3 bars).
+    :param funding: canonical funding frame or ``None``.
+    :param mark: canonical mark frame or ``None`` (the valuation then follows last prices).
+    :param interval_ms: bar length, ms.
+    :param instrument: the symbol's filters, margin tiers and liquidation fee.
+    :param costs: fees, spread, impact and participation cap (``asterrl.sim.CostConfig``).
+    """
+
+    def __init__(
+        self,
+        symbol: str,
+        bars: pd.DataFrame,
+        funding: pd.DataFrame | None,
+        mark: pd.DataFrame | None,
+        interval_ms: int,
+        instrument: Instrument,
+        costs: CostConfig,
+    ) -> None:
+        self.symbol = symbol
+        self.interval_ms = interval_ms
+        self.instrument = instrument
+        filters = ExchangeFilters(instrument.tick_size, instrument.step_size, instrument.min_notional)
+        margin = MarginConfig(liquidation_fee=instrument.liquidation_fee)
+        self.params = MarketModelConfig(costs=costs, filters=filters, margin=margin).to_params()
+        self.brackets = instrument.bracket_table()
+        self.funding_times = (
+            funding["timestamp"].to_numpy(dtype=np.int64) if funding is not None and len(funding) else None
+        )
+        self.data = MarketData.from_frames(bars, funding, mark, costs, interval_ms)
+        self.values = self.data.values
+        self.timestamps = self.data.timestamps
+        #: Last bars whose open (gap liquidation) and close (fills, liquidation, funding) were processed.
+        self.opened = -1
+        self.closed = -1
+        #: Base-asset quantity filled so far in the current bar (the participation cap's share).
+        self.consumed = 0.0
+        self.consumed_bar = -1
+        #: Update id of the synthetic book (``lastUpdateId``, depth stream ``u``).
+        self.book_update_id = 1
+
+    # -- the clock --------------------------------------------------------------------------------------
+
+    def bar_at(self, now_ms: int) -> int:
+        """Index of the bar current at ``now_ms``: -1 before the first bar, ``n_bars`` after the last."""
+        k = int(np.searchsorted(self.timestamps, now_ms, side="right")) - 1
+        if k >= 0 and now_ms >= self.timestamps[k] + self.interval_ms:
+            return self.n_bars if k == self.n_bars - 1 else k
+        return k
+
+    def closed_bars(self, now_ms: int) -> int:
+        """Number of bars closed by ``now_ms``."""
+        return int(np.searchsorted(self.timestamps + self.interval_ms, now_ms, side="right"))
+
+    @property
+    def n_bars(self) -> int:
+        return self.data.n_bars
+
+    def trading(self, bar: int) -> bool:
+        """Whether ``bar`` is a bar the market can trade in."""
+        return 0 <= bar < self.n_bars
+
+    # -- prices at a bar --------------------------------------------------------------------------------
+
+    def last_price(self, bar: int) -> float:
+        """The price the market trades at during ``bar`` (its open), USDT."""
+        return float(self.values[self._clip(bar), L.M_OPEN])
+
+    def mark_price(self, bar: int) -> float:
+        """The mark (valuation) price during ``bar``: the valuation open, USDT."""
+        return float(self.values[self._clip(bar), L.M_VALUE_OPEN])
+
+    def last_funding_rate(self, bar: int) -> float:
+        """The rate of the most recent settlement before ``bar`` opened."""
+        prev = self._clip(bar) - 1
+        return float(self.values[prev, L.M_LAST_FUNDING_RATE]) if prev >= 0 else 0.0
+
+    def next_funding_time(self, now_ms: int) -> int:
+        """The next settlement after ``now_ms`` (extended on the last known interval past the data), ms."""
+        times = self.funding_times
+        step = 8 * 3_600_000
+        if times is not None and len(times):
+            i = int(np.searchsorted(times, now_ms, side="right"))
+            if i < len(times):
+                return int(times[i])
+            step = int(times[-1] - times[-2]) if len(times) >= 2 else step
+            anchor = int(times[-1])
+            return anchor + ((now_ms - anchor) // step + 1) * step
+        return (now_ms // step + 1) * step
+
+    def half_spread(self, bar: int) -> float:
+        """Half-spread quoted during ``bar`` (known at the previous close), fraction of price."""
+        return float(_half_spread(self.values, self.params, max(self._clip(bar) - 1, 0)))
+
+    def best_quotes(self, bar: int) -> tuple[float, float]:
+        """(best bid, best ask) during ``bar``: half a spread either side of the price, on the tick grid
+        (at least one tick apart)."""
+        price, tick = self.last_price(bar), self.instrument.tick_size
+        hs = self.half_spread(bar)
+        bid = math.floor(price * (1.0 - hs) / tick + 1e-9) * tick
+        ask = math.ceil(price * (1.0 + hs) / tick - 1e-9) * tick
+        if ask - bid < tick * 0.5:
+            ask = bid + tick
+        return _on_tick(bid, tick), _on_tick(ask, tick)
+
+    def book(
+        self, bar: int, depth: int = BOOK_DEPTH
+    ) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+        """Synthetic book during ``bar``: ``depth`` levels of (price, qty) per side, best first."""
+        bid, ask = self.best_quotes(bar)
+        tick, step = self.instrument.tick_size, self.instrument.step_size
+        k = self._clip(bar)
+        fillable = self.params[L.P_PARTICIPATION] * float(self.values[k, L.M_VOLUME])
+        level = max(math.floor(fillable / depth / step) * step, step)
+        qty = float(np.round(level / step) * step)
+        bids = [(_on_tick(bid - i * tick, tick), qty) for i in range(depth) if bid - i * tick > 0]
+        asks = [(_on_tick(ask + i * tick, tick), qty) for i in range(depth)]
+        return bids, asks
+
+    def consume(self, bar: int, qty: float) -> None:
+        """Record ``qty`` (base asset) filled in ``bar`` against its participation cap."""
+        if bar != self.consumed_bar:
+            self.consumed_bar, self.consumed = bar, 0.0
+        self.consumed += abs(qty)
+
+    def consumed_in(self, bar: int) -> float:
+        return self.consumed if bar == self.consumed_bar else 0.0
+
+    def _clip(self, bar: int) -> int:
+        if self.n_bars == 0:
+            raise ConfigError(f"{self.symbol}: the market holds no bars")
+        return min(max(bar, 0), self.n_bars - 1)
+
+
+def _on_tick(price: float, tick: float) -> float:
+    """``price`` snapped to the tick grid without float noise (``0.30000000000000004`` -> ``0.3``)."""
+    decimals = max(0, -math.floor(math.log10(tick)) + 1)
+    return round(round(price / tick) * tick, decimals)

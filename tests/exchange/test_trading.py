@@ -1,0 +1,180 @@
+"""The client against the local exchange over real sockets: place, query, amend by cancel-replace and cancel
+LIMIT and MARKET orders, with V3 and V1 auth; the user-data stream reports every step."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from asterrl.exchange.errors import NoSuchOrder, OrderRejected
+from asterrl.exchange.models import Order, OrderRequest
+from asterrl.exchange.user_stream import UserDataStream
+from asterrl.sim import layout as L
+from asterrl.sim.kernels import market_fill_price
+from tests.exchange.venue import T0, H, in_thread, local_exchange, ready_client, run
+
+D = Decimal
+
+
+@pytest.mark.parametrize("v1", [False, True], ids=["v3", "v1"])
+def test_place_query_amend_and_cancel_limit_and_market_orders(v1: bool) -> None:
+    with local_exchange() as (server, clock):
+        market = server.exchange.markets["BTCUSDT"]
+        # bar 5 opens at 30050; market fills pay half a spread (0.5 bp) plus impact, rounded up to the tick
+        expected_buy = market_fill_price(1.0, 30_050.0, 0.5e-4, 0.1, float(market.values[4, L.M_SIGMA]),
+                                         0.02 * 30_050.0, 1000 * 30_050.0, 0.1)  # fmt: skip
+
+        async def scenario() -> None:
+            client = await ready_client(server, v1)
+            async with client:
+                bought = await client.new_order(OrderRequest("BTCUSDT", "BUY", "MARKET", D("0.02")))
+                assert (bought.status, bought.executed_qty) == ("FILLED", D("0.02"))
+                assert float(bought.avg_price) == expected_buy
+                rest = OrderRequest("BTCUSDT", "SELL", "LIMIT", D("0.01"), D("30400.0"), time_in_force="GTC",
+                                    client_order_id="take-profit-1")  # fmt: skip
+                placed = await client.new_order(rest)
+                assert (placed.status, placed.client_order_id) == ("NEW", "take-profit-1")
+                by_id = await client.get_order("BTCUSDT", order_id=placed.order_id)
+                by_cid = await client.get_order("BTCUSDT", client_order_id="take-profit-1")
+                assert by_id == by_cid and by_id.price == D("30400")
+                amended = await client.cancel_replace(
+                    "BTCUSDT", "take-profit-1",
+                    OrderRequest("BTCUSDT", "SELL", "LIMIT", D("0.01"), D("30090.0"), time_in_force="GTC",
+                                 client_order_id="take-profit-2"),
+                )  # fmt: skip
+                old = await client.get_order("BTCUSDT", client_order_id="take-profit-1")
+                assert old.status == "CANCELED" and amended.status == "NEW"
+                assert [o.client_order_id for o in await client.open_orders("BTCUSDT")] == ["take-profit-2"]
+                # bar 5 trades up to 30150: the amended sell at 30090 fills at its limit, as maker
+                clock.advance(3600)
+                await in_thread(server.sync)
+                filled = await client.get_order("BTCUSDT", client_order_id="take-profit-2")
+                assert (filled.status, filled.avg_price) == ("FILLED", D("30090"))
+                trades = await client.user_trades("BTCUSDT")
+                assert [t.maker for t in trades] == [False, True]
+                assert float(trades[1].realized_pnl) == pytest.approx(
+                    0.01 * (30_090.0 - expected_buy), abs=1e-9
+                )
+                # a limit far from the market rests; cancel it by exchange id
+                resting = await client.new_order(
+                    OrderRequest("BTCUSDT", "BUY", "LIMIT", D("0.01"), D("29800.0"), time_in_force="GTC")
+                )
+                cancelled = await client.cancel_order("BTCUSDT", order_id=resting.order_id)
+                assert cancelled.status == "CANCELED"
+                with pytest.raises(NoSuchOrder) as gone:
+                    await client.get_order("BTCUSDT", client_order_id="never-sent")
+                assert gone.value.code == -2013
+                (pos,) = await client.positions("BTCUSDT")
+                assert pos.amount == D("0.01")
+
+        run(scenario)
+
+
+def test_immediate_or_cancel_fill_or_kill_and_post_only() -> None:
+    with local_exchange(bars=None) as (server, _):
+
+        async def scenario() -> None:
+            async with await ready_client(server) as client:
+                # 29900 is below bar 5's open of 30050: an IOC buy there cannot fill and expires
+                ioc = await client.new_order(
+                    OrderRequest("BTCUSDT", "BUY", "LIMIT", D("0.01"), D("29900.0"), time_in_force="IOC")
+                )
+                assert (ioc.status, ioc.executed_qty) == ("EXPIRED", D("0"))
+                # a marketable buy limit fills at once like a market order, never above its limit
+                fok = await client.new_order(
+                    OrderRequest("BTCUSDT", "BUY", "LIMIT", D("0.01"), D("30051.0"), time_in_force="FOK")
+                )
+                assert fok.status == "FILLED" and fok.avg_price <= D("30051")
+                with pytest.raises(OrderRejected) as post_only:
+                    await client.new_order(
+                        OrderRequest("BTCUSDT", "BUY", "LIMIT", D("0.01"), D("30100.0"), time_in_force="GTX")
+                    )
+                assert post_only.value.code == -5022
+                with pytest.raises(OrderRejected) as reduce:
+                    await client.new_order(
+                        OrderRequest("BTCUSDT", "BUY", "MARKET", D("0.01"), reduce_only=True)
+                    )
+                assert reduce.value.code == -2022
+
+        run(scenario)
+
+
+def test_batch_orders_answer_each_order_in_input_order() -> None:
+    with local_exchange() as (server, _):
+
+        async def scenario() -> None:
+            async with await ready_client(server) as client:
+                good = OrderRequest("BTCUSDT", "BUY", "LIMIT", D("0.01"), D("29900.0"), time_in_force="GTC")
+                post_only = OrderRequest(
+                    "BTCUSDT", "BUY", "LIMIT", D("0.01"), D("30100.0"), time_in_force="GTX"
+                )
+                results = await client.batch_orders([good, post_only, good])
+                first, refused, third = results
+                assert isinstance(first, Order) and isinstance(third, Order)
+                assert (first.status, third.status) == ("NEW", "NEW")
+                assert isinstance(refused, OrderRejected) and refused.code == -5022
+                await client.cancel_all("BTCUSDT")
+                assert await client.open_orders("BTCUSDT") == []
+
+        run(scenario)
+
+
+def test_stop_market_fires_when_the_bar_reaches_it() -> None:
+    with local_exchange() as (server, clock):
+
+        async def scenario() -> None:
+            async with await ready_client(server) as client:
+                await client.new_order(OrderRequest("BTCUSDT", "BUY", "MARKET", D("0.02")))
+                stop = await client.new_order(
+                    OrderRequest(
+                        "BTCUSDT", "SELL", "STOP_MARKET", stop_price=D("29980.0"), close_position=True
+                    )
+                )
+                assert stop.status == "NEW"
+                with pytest.raises(OrderRejected) as at_once:
+                    await client.new_order(
+                        OrderRequest("BTCUSDT", "SELL", "STOP_MARKET", D("0.01"), stop_price=D("30060.0"))
+                    )
+                assert at_once.value.code == -2021
+                clock.advance(3600)  # bar 5's low 29950 reaches the stop
+                await in_thread(server.sync)
+                fired = await client.get_order("BTCUSDT", order_id=stop.order_id)
+                assert (fired.status, fired.executed_qty) == ("FILLED", D("0.02"))
+                (pos,) = await client.positions("BTCUSDT")
+                assert pos.amount == 0
+
+        run(scenario)
+
+
+def test_user_stream_reports_orders_fills_and_the_wallet() -> None:
+    with local_exchange() as (server, clock):
+        events: list[dict[str, Any]] = []
+
+        async def scenario() -> None:
+            async with await ready_client(server) as client:
+                stream = UserDataStream(client, server.ws_url, events.append)
+                await stream.start()
+                order = await client.new_order(OrderRequest("BTCUSDT", "BUY", "MARKET", D("0.03")))
+                for _ in range(100):
+                    if len(events) >= 3:
+                        break
+                    await asyncio.sleep(0.02)
+                kinds = [(e["e"], e.get("o", {}).get("x"), e.get("a", {}).get("m")) for e in events]
+                assert kinds == [
+                    ("ORDER_TRADE_UPDATE", "NEW", None),
+                    ("ORDER_TRADE_UPDATE", "TRADE", None),
+                    ("ACCOUNT_UPDATE", None, "ORDER"),
+                ]
+                assert events[1]["o"]["i"] == order.order_id and events[1]["o"]["X"] == "FILLED"
+                (balance,) = await client.balance()
+                await stream.settled()
+                assert stream.view.wallet == balance.wallet_balance
+                assert stream.view.positions["BTCUSDT"][0] == D("0.03")
+                assert not stream.view.open_orders()
+                await stream.stop()
+
+        run(scenario)
+        assert clock.ms() == T0 + 5 * H
