@@ -64,6 +64,15 @@ class NonceSource:
             self._last = nonce
             return nonce
 
+    def rebase(self) -> None:
+        """Let the next nonce follow the clock even if it is below the last one (after the clock was
+        resynced backwards: the server keeps the last 100 nonces, not a high-water mark, so an older nonce
+        is refused only if it repeats one or falls below all 100). With a state file nonces never go back:
+        other processes may be issuing above the last block."""
+        with self._lock:
+            if self._path is None:
+                self._last = 0
+
     @property
     def last(self) -> int:
         """The most recent nonce handed out (0 before the first)."""

@@ -193,7 +193,10 @@ class RestTransport:
         before = time.time() * 1000.0
         body = await self.call("GET", "time", security="NONE", weight=1, resync=False)
         after = time.time() * 1000.0
-        self.offset_ms = float(body["serverTime"]) - (before + after) / 2.0
+        offset = float(body["serverTime"]) - (before + after) / 2.0
+        if offset < self.offset_ms:
+            self.nonces.rebase()
+        self.offset_ms = offset
         self.resyncs += 1
         return self.offset_ms
 

@@ -160,9 +160,16 @@ class StreamConnection:
                 await result
 
 
+def stream_name(stream: str) -> str:
+    """A stream name with its symbol lower-cased, as Aster expects (``BTCUSDT@markPrice`` ->
+    ``btcusdt@markPrice``); the rest keeps its case."""
+    symbol, at, rest = stream.partition("@")
+    return f"{symbol.lower()}{at}{rest}"
+
+
 def combined_url(ws_base: str, streams: list[str]) -> str:
-    """``<base>/stream?streams=a/b`` (stream names lower-case as Aster expects)."""
-    return f"{ws_base.rstrip('/')}/stream?streams={'/'.join(s.lower() for s in streams)}"
+    """``<base>/stream?streams=a/b``."""
+    return f"{ws_base.rstrip('/')}/stream?streams={'/'.join(stream_name(s) for s in streams)}"
 
 
 class OrderBook:

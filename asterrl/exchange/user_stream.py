@@ -149,6 +149,12 @@ class UserDataStream:
     # -- connection -------------------------------------------------------------------------------------
 
     async def _url(self) -> str:
+        """The stream URL; on a reconnect the key is first extended, and replaced if it has expired."""
+        if self._key is not None and self.connection.connects > 0:
+            try:
+                await self.client.keep_alive_listen_key()
+            except ListenKeyInvalid:
+                self._key = None
         if self._key is None:
             self._key = await self.client.create_listen_key()
             self.keys_created += 1

@@ -205,8 +205,8 @@ class StreamHub:
         bids, asks = market.book(bar)
         old_bids, old_asks = self._depth.get(market.symbol, ({}, {}))
         new_bids, new_asks = dict(bids), dict(asks)
-        previous = market.book_update_id
-        market.book_update_id += 1 + self.depth_gap
+        previous = market.book_update_id + self.depth_gap  # with a gap, the diffs in between are "lost"
+        market.book_update_id = previous + 1
         self.depth_gap = 0
         diff_b = _diff(old_bids, new_bids)
         diff_a = _diff(old_asks, new_asks)
