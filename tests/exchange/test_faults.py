@@ -102,18 +102,17 @@ def test_a_delayed_answer_past_the_timeout_is_resolved_not_resent() -> None:
 
 def test_server_errors_and_rate_limits_on_reads_are_retried() -> None:
     async def body(server: LocalAsterServer, client: AsterClient, stream: UserDataStream) -> None:
-        server.inject(500, path="/fapi/v3/positionRisk")
-        server.inject(0, path="/fapi/v3/positionRisk")
-        server.inject(429, retry_after=0.3, times=3, path="/fapi/v3/positionRisk")
+        # (paths the user stream's own resyncs never call, so that it cannot take these faults)
+        server.inject(500, path="/fapi/v3/income")
+        server.inject(0, path="/fapi/v3/income")
+        server.inject(429, retry_after=0.3, times=3, path="/fapi/v3/income")
         started = time.monotonic()
-        await client.positions()
+        await client.income()
         assert time.monotonic() - started >= 0.3  # Retry-After was honoured
         assert client.rest.limits.waited_s >= 0.3
-        server.inject(
-            418, retry_after=120, path="/fapi/v3/balance"
-        )  # a ban longer than the client waits: one clear error
+        server.inject(418, retry_after=120, path="/fapi/v3/leverageBracket")  # a ban too long to wait out
         with pytest.raises(RateLimited) as banned:
-            await client.balance()
+            await client.leverage_brackets()
         assert (banned.value.status, banned.value.retry_after_s) == (418, 120.0)
         assert "\n" not in str(banned.value)
         client.rest.limits._blocked_until = 0.0  # the test ends the ban rather than wait two minutes
