@@ -168,6 +168,23 @@ class LocalAsterServer:
         self.exchange.add_market(market)
         return market
 
+    def refresh_market(self, symbol: str) -> SymbolMarket:
+        """Rebuild ``symbol``'s market from the book after bars were appended (a live feed), keeping the
+        bars processed so far, the fillable volume used and the book's update ids."""
+        symbol = normalize_symbol(symbol)
+        with self.exchange.lock:
+            old = self.exchange.market(symbol)
+            bars, mark, funding, _ = self.book.series(symbol, self._intervals[symbol])
+            assert bars is not None
+            market = SymbolMarket(
+                symbol, bars, funding, mark, old.interval_ms, old.instrument, self.exchange.costs
+            )
+            market.opened, market.closed = old.opened, old.closed
+            market.consumed, market.consumed_bar = old.consumed, old.consumed_bar
+            market.book_update_id = old.book_update_id
+            self.exchange.markets[symbol] = market
+            return market
+
     def leverage_brackets(self, symbol: str) -> dict[str, Any]:
         """``leverageBracket`` entry of ``symbol``: the margin tiers with their cumulative amounts."""
         table = self.margin.bracket_table()
