@@ -123,6 +123,13 @@ def recover_signer(msg: str, signature: str, chain_id: int) -> str | None:
 
     Accepts ``0x``-prefixed or bare hex, v as 27/28 or 0/1.
     """
+    raw = recover_address_hex(msg, signature, chain_id)
+    return to_checksum_address(raw) if raw is not None else None
+
+
+def recover_address_hex(msg: str, signature: str, chain_id: int) -> str | None:
+    """Lower-case ``0x`` address that signed ``msg`` (``recover_signer`` without the checksum casing, for
+    comparisons on the server's hot path), or ``None`` when ``signature`` is malformed."""
     text = signature.removeprefix("0x").removeprefix("0X")
     if len(text) != 130:
         return None
@@ -139,7 +146,7 @@ def recover_signer(msg: str, signature: str, chain_id: int) -> str | None:
         )
     except Exception:  # libsecp256k1 refuses r or s out of range: not a signature of anything
         return None
-    return _address_of_public_key(public)
+    return "0x" + keccak256(public.format(compressed=False)[1:])[-20:].hex()
 
 
 class HmacSigner:

@@ -76,6 +76,8 @@ class StreamConnection:
         #: Successful connections so far (the first included), and why each previous one ended.
         self.connects = 0
         self.drops: list[str] = []
+        #: The text of the message being handled (for handlers that fingerprint messages).
+        self.last_raw = ""
 
     async def start(self) -> None:
         """Connect in the background and wait for the first connection (up to ``timeout_s``)."""
@@ -155,6 +157,7 @@ class StreamConnection:
                 message = json.loads(text)
             except ValueError:
                 continue
+            self.last_raw = text if isinstance(text, str) else text.decode()
             result = self._on_message(message)
             if inspect.isawaitable(result):
                 await result

@@ -176,7 +176,8 @@ class UserDataStream:
     # -- events -----------------------------------------------------------------------------------------
 
     def _on_message(self, event: dict[str, Any]) -> None:
-        digest = hashlib.blake2b(json.dumps(event, sort_keys=True).encode(), digest_size=16).digest()
+        raw = self.connection.last_raw or json.dumps(event, sort_keys=True)
+        digest = hashlib.blake2b(raw.encode(), digest_size=16).digest()
         if digest in self._seen_set:
             self.duplicates += 1
             self.schedule_resync()

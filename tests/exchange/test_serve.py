@@ -75,6 +75,7 @@ def test_serve_prints_keys_trades_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     assert out.strip().endswith("stopped")
 
 
+@pytest.mark.slow
 def test_bad_options_are_one_line(cli) -> None:  # type: ignore[no-untyped-def]
     for args, needle in (
         (["--speed", "0"], "--speed must be > 0"),

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, unquote_plus
 
 from asterrl.exchange.codes import Code
 from asterrl.exchange.local.api import ApiError, mandatory
-from asterrl.exchange.signing import MAINNET_CHAIN_ID, hmac_sha256_hex, recover_signer
+from asterrl.exchange.signing import MAINNET_CHAIN_ID, hmac_sha256_hex, recover_address_hex
 
 #: Nonces kept per signer (reference §4.2).
 NONCES_KEPT = 100
@@ -106,12 +106,13 @@ class Authenticator:
         raw = "&".join(part for part in (query, body) if part)
         unsigned, signature = strip_signature(raw)
         assert signature is not None
-        recovered = recover_signer(unsigned, signature, self.chain_id)
-        if recovered is None or recovered.lower() != signer.lower():
+        claimed_signer = signer.lower()
+        recovered = recover_address_hex(unsigned, signature, self.chain_id)
+        if recovered != claimed_signer:
             decoded = unquote_plus(unsigned)
             if decoded != unsigned:
-                recovered = recover_signer(decoded, signature, self.chain_id)
-        if recovered is None or recovered.lower() != signer.lower():
+                recovered = recover_address_hex(decoded, signature, self.chain_id)
+        if recovered != claimed_signer:
             raise ApiError.of(Code.INVALID_SIGNATURE)
         user = self._agents.get(signer.lower())
         claimed = params.get("user")

@@ -61,6 +61,7 @@ class SymbolMarket:
         self.data = MarketData.from_frames(bars, funding, mark, costs, interval_ms)
         self.values = self.data.values
         self.timestamps = self.data.timestamps
+        self.close_times = self.timestamps + interval_ms
         #: Last bars whose open (gap liquidation) and close (fills, liquidation, funding) were processed.
         self.opened = -1
         self.closed = -1
@@ -81,7 +82,7 @@ class SymbolMarket:
 
     def closed_bars(self, now_ms: int) -> int:
         """Number of bars closed by ``now_ms``."""
-        return int(np.searchsorted(self.timestamps + self.interval_ms, now_ms, side="right"))
+        return int(np.searchsorted(self.close_times, now_ms, side="right"))
 
     @property
     def n_bars(self) -> int:

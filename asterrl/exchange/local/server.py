@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Self
 
+import uvloop
 from aiohttp import web
 
 from asterrl.data.schema import interval_ms, normalize_symbol
@@ -224,7 +225,7 @@ class LocalAsterServer:
         if self._thread is not None:
             return self
         self._bind()
-        loop = asyncio.new_event_loop()
+        loop = uvloop.new_event_loop()  # libuv's loop: about a third less CPU per request than asyncio's
         ready = threading.Event()
         failure: list[BaseException] = []
 
