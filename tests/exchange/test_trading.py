@@ -122,7 +122,7 @@ def test_batch_orders_answer_each_order_in_input_order() -> None:
         run(scenario)
 
 
-def test_stop_market_fires_when_the_bar_reaches_it() -> None:
+def test_stop_and_take_profit_market_orders_fire_when_the_bar_reaches_them() -> None:
     with local_exchange() as (server, clock):
 
         async def scenario() -> None:
@@ -145,6 +145,17 @@ def test_stop_market_fires_when_the_bar_reaches_it() -> None:
                 assert (fired.status, fired.executed_qty) == ("FILLED", D("0.02"))
                 (pos,) = await client.positions("BTCUSDT")
                 assert pos.amount == 0
+                # a take-profit sell fires when the bar trades up to it: bar 6 reaches 30160
+                await client.new_order(OrderRequest("BTCUSDT", "BUY", "MARKET", D("0.02")))
+                take = await client.new_order(
+                    OrderRequest("BTCUSDT", "SELL", "TAKE_PROFIT_MARKET", D("0.02"), stop_price=D("30160.0"),
+                                 reduce_only=True)
+                )  # fmt: skip
+                clock.advance(3600)
+                await in_thread(server.sync)
+                taken = await client.get_order("BTCUSDT", order_id=take.order_id)
+                assert (taken.status, taken.executed_qty) == ("FILLED", D("0.02"))
+                assert [p.amount for p in await client.positions("BTCUSDT")] == [0]
 
         run(scenario)
 
