@@ -185,6 +185,7 @@ def _draw(path: str, count: int, queue: multiprocessing.Queue) -> None:  # type:
     queue.put([source() for _ in range(count)])
 
 
+@pytest.mark.slow
 def test_two_processes_sharing_a_signer_never_collide(tmp_path: Path) -> None:
     ctx = multiprocessing.get_context("spawn")
     queue: multiprocessing.Queue = ctx.Queue()  # type: ignore[type-arg]
