@@ -122,4 +122,7 @@ class Params:
 def fmt(value: float) -> str:
     """Shortest positional decimal string that reads back as the same float64 (``"0.0001"``, not
     ``"1e-04"``), so a client parsing it as ``Decimal`` and back to float gets the exact number."""
-    return np.format_float_positional(float(value), unique=True, trim="-")
+    text = repr(float(value))  # the shortest round-trip digits; positional unless very large or small
+    if "e" in text or "n" in text:
+        return np.format_float_positional(float(value), unique=True, trim="-")
+    return text[:-2] if text.endswith(".0") else text
