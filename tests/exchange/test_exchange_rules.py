@@ -21,6 +21,15 @@ from tests.exchange.venue import T0, H, flat_bars, in_thread, local_exchange, re
 D = Decimal
 
 
+async def arrived(events: list[dict[str, Any]], kind: str, also: Any = lambda e: True) -> None:
+    """Wait (up to 10 s: the box may be busy) until an event of ``kind`` has been received."""
+    for _ in range(500):
+        if any(e["e"] == kind and also(e) for e in events):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"no {kind} event arrived")
+
+
 def limit(side: str, qty: str, price: str, cid: str | None = None, **kw: Any) -> OrderRequest:
     return OrderRequest(
         "BTCUSDT", side, "LIMIT", D(qty), D(price), time_in_force="GTC", client_order_id=cid, **kw
@@ -116,7 +125,7 @@ def test_funding_margin_calls_and_liquidations_are_pushed_as_aster_events() -> N
                     position = target
                     clock.advance(3600)
                     await in_thread(server.sync)
-                await asyncio.sleep(0.5)
+                await arrived(events, "ORDER_TRADE_UPDATE", lambda e: e["o"]["x"] == "CALCULATED")
                 await stream.stop()
 
         run(scenario)
@@ -145,7 +154,7 @@ def test_a_position_near_liquidation_gets_a_margin_call() -> None:
                 await client.new_order(OrderRequest("BTCUSDT", "BUY", "MARKET", D("3")))
                 clock.advance(3600)
                 await in_thread(server.sync)
-                await asyncio.sleep(0.3)
+                await arrived(events, "MARGIN_CALL")
                 (pos,) = await client.positions("BTCUSDT")
                 assert pos.amount == 3  # not liquidated
                 await stream.stop()

@@ -16,7 +16,7 @@ from asterrl.exchange.errors import RateLimited
 from asterrl.exchange.local import LocalAsterServer, ScaledClock
 from asterrl.exchange.models import OrderRequest
 from asterrl.exchange.user_stream import UserDataStream
-from tests.exchange.venue import T0, H, in_thread, local_exchange, ready_client, run
+from tests.exchange.venue import T0, H, eventually, in_thread, local_exchange, ready_client, run
 
 D = Decimal
 WINDOW_MS = 1500  # a short nonce window, so that a lost order is provably dead within a test
@@ -32,18 +32,31 @@ def rest_limit(cid: str) -> OrderRequest:
     )
 
 
-async def assert_views_agree(client: AsterClient, stream: UserDataStream) -> None:
-    """The stream's view equals what REST reports: wallet, positions, open orders."""
-    await asyncio.sleep(0.3)
+async def views(client: AsterClient, stream: UserDataStream) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """(the stream's view, the exchange's over REST): wallet, open positions, open order ids."""
     await stream.settled()
     (balance,) = await client.balance()
-    positions = {p.symbol: (p.amount, p.entry_price) for p in await client.positions()}
+    positions = {p.symbol: (p.amount, p.entry_price) for p in await client.positions() if p.amount != 0}
     open_ids = {o.order_id for o in await client.open_orders()}
-    assert stream.view.wallet == balance.wallet_balance
-    assert {s: v for s, v in stream.view.positions.items() if v[0] != 0} == {
-        s: v for s, v in positions.items() if v[0] != 0
-    }
-    assert set(stream.view.open_orders()) == open_ids
+    local = {s: v for s, v in stream.view.positions.items() if v[0] != 0}
+    return (stream.view.wallet, local, set(stream.view.open_orders())), (
+        balance.wallet_balance,
+        positions,
+        open_ids,
+    )
+
+
+async def assert_views_agree(client: AsterClient, stream: UserDataStream, timeout_s: float = 10.0) -> None:
+    """The stream's view comes to equal what REST reports (events in flight are waited for)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        mine, theirs = await views(client, stream)
+        if mine == theirs:
+            return
+        if loop.time() > deadline:
+            assert mine == theirs
+        await asyncio.sleep(0.1)
 
 
 async def count_orders(client: AsterClient, cid: str) -> int:
@@ -143,27 +156,24 @@ def test_stream_drops_stalls_duplicates_reorders_and_key_expiry() -> None:
     async def body(server: LocalAsterServer, client: AsterClient, stream: UserDataStream) -> None:
         await in_thread(lambda: server.disconnect_streams("user"))
         await client.new_order(buy("drop-1"))
-        await asyncio.sleep(0.5)
-        assert stream.connection.connects >= 2
+        await eventually(lambda: stream.connection.connects >= 2, what="reconnect after the drop")
         server.stall_streams(1.0, "user")
         await client.new_order(buy("stall-1"))  # its events are lost in the stall
         await client.new_order(rest_limit("stall-2"))
-        await asyncio.sleep(1.5)
-        assert "stalled" in stream.connection.drops
+        await eventually(lambda: "stalled" in stream.connection.drops, what="stall detected")
+        stall_over = server.streams.faults.stall_until
+        await eventually(lambda: time.monotonic() > stall_over, what="the stall's end")
         await assert_views_agree(client, stream)
         server.duplicate_user_events(6)
         server.reorder_user_events(6, batch=3)
         for n in range(3):
             await client.new_order(buy(f"dup-{n}"))
-        await asyncio.sleep(0.3)
-        assert stream.duplicates >= 1
+        await eventually(lambda: stream.duplicates >= 1, what="duplicates seen")
         await assert_views_agree(client, stream)
         keys = stream.keys_created
         await in_thread(server.expire_listen_keys)
-        await asyncio.sleep(0.5)
+        await eventually(lambda: stream.keys_created == keys + 1, what="a new listen key")
         await client.new_order(buy("after-expiry"))
-        await asyncio.sleep(0.3)
-        assert stream.keys_created == keys + 1
         for cid in ("drop-1", "stall-1", "stall-2", "dup-0", "dup-1", "dup-2", "after-expiry"):
             assert await count_orders(client, cid) == 1
 
@@ -180,8 +190,7 @@ def test_a_restart_keeps_the_book_and_everyone_reconnects() -> None:
         await restart
         assert order.status == "FILLED"
         assert [o.order_id for o in await client.open_orders("BTCUSDT")] == [resting.order_id]
-        await asyncio.sleep(0.5)
-        assert stream.connection.connects >= 2
+        await eventually(lambda: stream.connection.connects >= 2, what="reconnect after the restart")
         for cid in ("kept-1", "before-restart", "during-restart"):
             assert await count_orders(client, cid) == 1
 

@@ -20,7 +20,7 @@ from tests.exchange.venue import T0, H, in_thread, local_exchange, ready_client,
 STREAMS = ["btcusdt@kline_1h", "btcusdt@markPrice", "btcusdt@bookTicker", "btcusdt@depth"]
 
 
-async def wait_for(predicate: Any, timeout_s: float = 5.0) -> None:
+async def wait_for(predicate: Any, timeout_s: float = 10.0) -> None:
     for _ in range(int(timeout_s / 0.02)):
         if predicate():
             return
@@ -94,40 +94,40 @@ def test_subscribe_and_list_on_a_raw_stream() -> None:
 
 
 def test_pings_keep_a_quiet_stream_open_and_old_connections_are_renewed() -> None:
-    with local_exchange(heartbeat_s=0.1, max_connection_s=1.0) as (server, _):
+    with local_exchange(heartbeat_s=0.5, max_connection_s=2.0) as (server, _):
 
         async def scenario() -> tuple[list[str], int]:
-            quiet = StreamConnection(f"{server.ws_url}/ws/btcusdt@depth", lambda m: None, ping_interval_s=0.1)
+            quiet = StreamConnection(f"{server.ws_url}/ws/btcusdt@depth", lambda m: None, ping_interval_s=0.5)
             await quiet.start()
             renewed = StreamConnection(f"{server.ws_url}/ws/btcusdt@depth", lambda m: None, max_age_s=0.4)
             await renewed.start()
-            await asyncio.sleep(1.5)
+            await asyncio.sleep(2.5)
             drops = list(quiet.drops)
             await quiet.stop()
             await renewed.stop()
             return drops, renewed.connects
 
         drops, renewed = run(scenario)
-    assert drops == []  # pings answered both ways: nothing dropped a quiet connection for 1.5 s
-    assert renewed >= 3  # renewed every 0.4 s, ahead of the server's cut-off
+    assert drops == []  # pings answered both ways (5 rounds): nothing dropped a quiet connection in 2.5 s
+    assert renewed >= 3  # renewed every 0.4 s, ahead of the server's 2 s cut-off
 
 
 def test_the_listen_key_is_kept_alive_and_replaced_when_it_expires() -> None:
     clock = ScaledClock(T0 + 5 * H + 1000, speed=1.0)
-    with local_exchange(clock=clock, listen_key_ttl_ms=600) as (server, _):
+    with local_exchange(clock=clock, listen_key_ttl_ms=1500) as (server, _):
 
         async def scenario() -> tuple[int, int]:
             async with await ready_client(server) as client:
-                kept = UserDataStream(client, server.ws_url, keep_alive_s=0.2)
+                kept = UserDataStream(client, server.ws_url, keep_alive_s=0.3)
                 await kept.start()
-                await asyncio.sleep(1.5)  # > 2 TTLs: alive only through the keep-alives
+                await asyncio.sleep(4.0)  # > 2 TTLs: alive only through the keep-alives
                 created = kept.keys_created
                 await kept.stop()
                 await client.close_listen_key()
                 lapsed = UserDataStream(client, server.ws_url, keep_alive_s=60.0)
                 lapsed.connection._backoff = (0.05, 0.2)
                 await lapsed.start()
-                await asyncio.sleep(1.5)
+                await wait_for(lambda: lapsed.keys_created >= 2)
                 renewed = lapsed.keys_created
                 await lapsed.stop()
                 return created, renewed

@@ -3,7 +3,6 @@ LIMIT and MARKET orders, with V3 and V1 auth; the user-data stream reports every
 
 from __future__ import annotations
 
-import asyncio
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +13,7 @@ from asterrl.exchange.models import Order, OrderRequest
 from asterrl.exchange.user_stream import UserDataStream
 from asterrl.sim import layout as L
 from asterrl.sim.kernels import market_fill_price
-from tests.exchange.venue import T0, H, in_thread, local_exchange, ready_client, run
+from tests.exchange.venue import T0, H, eventually, in_thread, local_exchange, ready_client, run
 
 D = Decimal
 
@@ -169,10 +168,7 @@ def test_user_stream_reports_orders_fills_and_the_wallet() -> None:
                 stream = UserDataStream(client, server.ws_url, events.append)
                 await stream.start()
                 order = await client.new_order(OrderRequest("BTCUSDT", "BUY", "MARKET", D("0.03")))
-                for _ in range(100):
-                    if len(events) >= 3:
-                        break
-                    await asyncio.sleep(0.02)
+                await eventually(lambda: len(events) >= 3, what="three events")
                 kinds = [(e["e"], e.get("o", {}).get("x"), e.get("a", {}).get("m")) for e in events]
                 assert kinds == [
                     ("ORDER_TRADE_UPDATE", "NEW", None),

@@ -111,3 +111,13 @@ async def ready_client(server: LocalAsterServer, v1: bool = False, **config: Any
 async def in_thread(fn: Callable[[], T]) -> T:
     """Call a blocking server control (``sync``, ``disconnect_streams``...) without blocking the loop."""
     return await asyncio.to_thread(fn)
+
+
+async def eventually(check: Callable[[], bool], timeout_s: float = 10.0, what: str = "condition") -> None:
+    """Wait until ``check()`` holds (polling; generous, since the test box may be busy)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not check():
+        if loop.time() > deadline:
+            raise AssertionError(f"{what} did not hold within {timeout_s:g} s")
+        await asyncio.sleep(0.02)
