@@ -144,7 +144,7 @@ def test_a_position_near_liquidation_gets_a_margin_call() -> None:
     bars.loc[5, ["high", "low", "close"]] = [30_060.0, 29_210.0, 29_210.0]
     bars.loc[6:, ["open", "high", "low", "close"]] = [29_210.0, 29_260.0, 29_160.0, 29_210.0]
     events: list[dict[str, Any]] = []
-    with local_exchange(bars, balance=3_000.0) as (server, clock):
+    with local_exchange(bars, balance=3_000.0, listen_key_ttl_ms=10 * 24 * H) as (server, clock):
 
         async def scenario() -> None:
             async with await ready_client(server) as client:
