@@ -6,9 +6,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import pandas as pd
 import pytest
 
-from asterrl.exchange.errors import NoSuchOrder, OrderRejected
+from asterrl.exchange.errors import BadRequest, NoSuchOrder, OrderRejected
 from asterrl.exchange.models import Order, OrderRequest
 from asterrl.exchange.user_stream import UserDataStream
 from asterrl.sim import layout as L
@@ -185,3 +186,39 @@ def test_user_stream_reports_orders_fills_and_the_wallet() -> None:
 
         run(scenario)
         assert clock.ms() == T0 + 5 * H
+
+
+def test_market_data_and_account_calls_return_typed_results() -> None:
+    funding = pd.DataFrame({"timestamp": [T0 + 8 * H], "funding_rate": [0.0001]})
+    with local_exchange(funding=funding, at_bar=9) as (server, _):
+
+        async def scenario() -> None:
+            async with await ready_client(server) as client:
+                klines = await client.klines("BTCUSDT", "1h", start_ms=T0 + 2 * H, limit=2)
+                # flat_bars bar 2: open 30020, high 30120, low 29920, close 30030
+                assert [row[:5] for row in klines] == [
+                    [T0 + 2 * H, "30020", "30120", "29920", "30030"],
+                    [T0 + 3 * H, "30030", "30130", "29930", "30040"],
+                ]
+                assert await client.klines("BTCUSDT", "1h", mark=True) == []  # no mark series was given
+                assert await client.funding_rates("BTCUSDT") == [
+                    {"symbol": "BTCUSDT", "fundingTime": T0 + 8 * H, "fundingRate": "0.0001"}
+                ]
+                ticker = await client.book_ticker("BTCUSDT")
+                # bar 9 opens at 30090; half a spread of 0.5 bp either side, on the 0.1 tick
+                assert (ticker.bid_price, ticker.ask_price) == (D("30088.4"), D("30091.6"))
+                index = await client.premium_index("BTCUSDT")
+                assert (index.mark_price, index.last_funding_rate) == (D("30090"), D("0.0001"))
+                await client.new_order(OrderRequest("BTCUSDT", "BUY", "MARKET", D("0.1")))
+                account = await client.account()
+                (balance,) = await client.balance()
+                assert account.total_wallet_balance == balance.wallet_balance < D("10000")
+                assert account.total_initial_margin == D("0.1") * D("30090") / 20
+                await client.change_margin_type("BTCUSDT", "CROSSED")  # already so: -4046 counts as success
+                await client.set_position_mode(hedge=False)  # already one-way: -4059 counts as success
+                with pytest.raises(BadRequest) as hedge:
+                    await client.set_position_mode(hedge=True)
+                assert hedge.value.code == -1130
+                assert [i.income_type for i in await client.income()] == ["TRANSFER", "COMMISSION"]
+
+        run(scenario)
