@@ -50,7 +50,9 @@ def _parser() -> argparse.ArgumentParser:
         "--speed", type=float, default=60.0, help="market seconds per real second (default 60)"
     )
     serve.add_argument("--start", help="replay from this ISO time (default: the --warmup-th bar)")
-    serve.add_argument("--warmup", type=int, default=50, help="bars before the replay starts (default 50)")
+    serve.add_argument(
+        "--warmup", type=int, default=50, help="bars before the replay starts, at least 1 (default 50)"
+    )
     serve.add_argument(
         "--live", action="store_true", help="follow the data source's live feed one bar behind"
     )
@@ -86,7 +88,8 @@ def run(argv: Sequence[str]) -> int:
         start = parse_time_ms(args.start, "start") if args.start else max(first_bars)
         clock = ScaledClock(start, args.speed)
     chain = TESTNET_CHAIN_ID if args.testnet else MAINNET_CHAIN_ID
-    server = LocalAsterServer(book, now_ms=clock.ms, port=args.port, chain_id=chain)
+    tiers = {m.key.symbol: m.instrument.brackets for m in markets}  # the data's instruments' margin tiers
+    server = LocalAsterServer(book, now_ms=clock.ms, port=args.port, chain_id=chain, margin_tiers=tiers)
     for symbol in symbols:
         server.open_market(symbol, cfg.interval)
     keys = _accounts(server, args)
@@ -113,8 +116,10 @@ def run(argv: Sequence[str]) -> int:
 def _check(args: argparse.Namespace) -> None:
     if not args.speed > 0:
         raise ConfigError(f"--speed must be > 0 (market seconds per real second), got {args.speed}")
-    if args.balance <= 0 or args.warmup < 0 or args.poll_s <= 0:
-        raise ConfigError("--balance and --poll-s must be > 0 and --warmup >= 0")
+    if args.balance <= 0 or args.warmup < 1 or args.poll_s <= 0:
+        raise ConfigError(
+            "--balance and --poll-s must be > 0 and --warmup >= 1 (orders fill on a closed bar's estimates)"
+        )
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port must lie in [0, 65535], got {args.port}")
     for key in args.api_key:

@@ -11,16 +11,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from asterrl.data.instruments import load_instrument
 from asterrl.exchange.client import AsterClient
 from asterrl.exchange.models import OrderRequest
 from asterrl.risk.limits import RiskLimits
-from asterrl.sim.config import CostConfig, ExchangeFilters, MarginConfig, MarketModelConfig
-from asterrl.sim.market_data import MarketData
+from asterrl.sim.config import CostConfig, MarketModelConfig
+from asterrl.sim.market_arrays import MarketArrays
 from asterrl.sim.simulator import PerpSimulator
 from tests.exchange.venue import T0, H, in_thread, local_exchange, ready_client, run
 
 COSTS = CostConfig(half_spread_bps=0.5, impact_k=0.1, participation_cap=0.1)
-LOOSE = RiskLimits(max_leverage=math.inf, max_drawdown=math.inf, max_daily_loss=math.inf)
+#: Limits that never bind in these scenarios (the exchange has no risk gate): 20x is the account's leverage.
+LOOSE = RiskLimits(max_leverage=20.0, max_drawdown=math.inf, max_daily_loss=math.inf,
+                   max_orders_per_minute=math.inf, max_data_age_ms=math.inf, price_band=math.inf)  # fmt: skip
 
 
 def market_frames(
@@ -51,9 +54,10 @@ def reference_simulator(
     bars: pd.DataFrame, mark: pd.DataFrame, funding: pd.DataFrame, start: int
 ) -> PerpSimulator:
     """The sim with the local exchange's rules: its costs, BTCUSDT's filters and margin tiers."""
-    config = MarketModelConfig(COSTS, ExchangeFilters(0.1, 0.001, 5.0), MarginConfig(leverage=20.0))
-    data = MarketData.from_frames(bars, funding, mark, COSTS, H)
-    return PerpSimulator(data, config, LOOSE, initial_balance=10_000.0, start_bar=start)
+    data = MarketArrays.from_frames(bars, funding, mark, COSTS, H)
+    instrument = load_instrument("BTCUSDT")
+    config = MarketModelConfig(COSTS)
+    return PerpSimulator(data, instrument, config, LOOSE, initial_balance=10_000.0, start_bar=start)
 
 
 async def exchange_state(client: AsterClient) -> dict[str, float]:
@@ -146,15 +150,44 @@ def test_exchange_accounting_equals_the_sim_through_funding_and_liquidation(seed
     assert seen[-1]["position"] == 0.0 and seen[-1]["fees"] > seen[-2]["fees"]  # the liquidation fee
 
 
-@pytest.mark.parametrize("seed", range(24))
-def test_resting_limit_orders_fill_by_the_envs_rule(seed: int) -> None:
-    """A one-bar limit order: the exchange's fill (or none) equals the sim's for random prices and sides."""
+LIMIT_DRAWS = range(24)
+
+
+def limit_draw(seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, float, float, float]:
+    """A one-bar limit order at bar 6's open: ``(bars, mark, funding, side, price, qty)``, the price within
+    1.2 % of the open either way (marketable or resting), the quantity 0.01-0.5 BTC."""
     rng = np.random.default_rng(100 + seed)
     bars, mark, funding = market_frames(seed, n=12, crash_bar=None)
-    side = rng.choice([-1.0, 1.0])
-    open_next = float(bars["open"][6])
-    price = round(open_next * (1.0 + rng.uniform(-0.012, 0.012)), 1)
+    side = float(rng.choice([-1.0, 1.0]))
+    price = round(float(bars["open"][6]) * (1.0 + rng.uniform(-0.012, 0.012)), 1)
     qty = round(float(rng.uniform(0.01, 0.5)), 3)
+    return bars, mark, funding, side, price, qty
+
+
+def test_the_limit_draws_reach_every_branch_of_the_rule() -> None:
+    """The draws below are not vacuous: some fill as takers, some rest and fill whole or in part as makers
+    (the queue haircut), some do not fill."""
+    kinds = set()
+    for seed in LIMIT_DRAWS:
+        bars, mark, funding, side, price, qty = limit_draw(seed)
+        report = reference_simulator(bars, mark, funding, start=5).step(side * qty, price)
+        filled, maker = abs(report["fill_qty"]), report["maker_qty"]
+        kinds.add(
+            "none"
+            if filled == 0.0
+            else "taker"
+            if maker == 0.0
+            else "whole"
+            if abs(maker - qty) < 1e-9
+            else "part"
+        )
+    assert kinds == {"none", "taker", "whole", "part"}
+
+
+@pytest.mark.parametrize("seed", LIMIT_DRAWS)
+def test_resting_limit_orders_fill_by_the_envs_rule(seed: int) -> None:
+    """A one-bar limit order: the exchange's fill (or none) equals the sim's for random prices and sides."""
+    bars, mark, funding, side, price, qty = limit_draw(seed)
     sim = reference_simulator(bars, mark, funding, start=5)
     sim.step(side * qty, price)
 

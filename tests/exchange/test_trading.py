@@ -6,13 +6,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from asterrl.exchange.errors import BadRequest, NoSuchOrder, OrderRejected
 from asterrl.exchange.models import Order, OrderRequest
 from asterrl.exchange.user_stream import UserDataStream
-from asterrl.sim import layout as L
 from asterrl.sim.kernels import market_fill_price
 from tests.exchange.venue import T0, H, eventually, in_thread, local_exchange, ready_client, run
 
@@ -22,10 +22,13 @@ D = Decimal
 @pytest.mark.parametrize("v1", [False, True], ids=["v3", "v1"])
 def test_place_query_amend_and_cancel_limit_and_market_orders(v1: bool) -> None:
     with local_exchange() as (server, clock):
-        market = server.exchange.markets["BTCUSDT"]
-        # bar 5 opens at 30050; market fills pay half a spread (0.5 bp) plus impact, rounded up to the tick
-        expected_buy = market_fill_price(1.0, 30_050.0, 0.5e-4, 0.1, float(market.values[4, L.M_SIGMA]),
-                                         0.02 * 30_050.0, 1000 * 30_050.0, 0.1)  # fmt: skip
+        # bar 5 opens at 30050; market fills pay half a spread (0.5 bp) plus impact on what bar 4's close
+        # knows: sigma of the log returns of closes 30010..30050, the mean USDT volume of bars 0-4 (1000 x
+        # their opens, mean 30020), rounded up to the tick
+        sigma = float(np.std(np.diff(np.log(30_010.0 + 10.0 * np.arange(5))), ddof=1))
+        expected_buy = market_fill_price(
+            1.0, 30_050.0, 0.5e-4, 0.1, sigma, 0.02 * 30_050.0, 1000 * 30_020.0, 0.1
+        )
 
         async def scenario() -> None:
             client = await ready_client(server, v1)
@@ -42,21 +45,22 @@ def test_place_query_amend_and_cancel_limit_and_market_orders(v1: bool) -> None:
                 assert by_id == by_cid and by_id.price == D("30400")
                 amended = await client.cancel_replace(
                     "BTCUSDT", "take-profit-1",
-                    OrderRequest("BTCUSDT", "SELL", "LIMIT", D("0.01"), D("30090.0"), time_in_force="GTC",
+                    OrderRequest("BTCUSDT", "SELL", "LIMIT", D("0.01"), D("30080.0"), time_in_force="GTC",
                                  client_order_id="take-profit-2"),
                 )  # fmt: skip
                 old = await client.get_order("BTCUSDT", client_order_id="take-profit-1")
                 assert old.status == "CANCELED" and amended.status == "NEW"
                 assert [o.client_order_id for o in await client.open_orders("BTCUSDT")] == ["take-profit-2"]
-                # bar 5 trades up to 30150: the amended sell at 30090 fills at its limit, as maker
+                # bar 5 trades up to 30150, 70 through the amended sell at 30080, beyond the 20 bp queue
+                # depth (60.16): the whole order fills at its limit, as maker
                 clock.advance(3600)
                 await in_thread(server.sync)
                 filled = await client.get_order("BTCUSDT", client_order_id="take-profit-2")
-                assert (filled.status, filled.avg_price) == ("FILLED", D("30090"))
+                assert (filled.status, filled.avg_price) == ("FILLED", D("30080"))
                 trades = await client.user_trades("BTCUSDT")
                 assert [t.maker for t in trades] == [False, True]
                 assert float(trades[1].realized_pnl) == pytest.approx(
-                    0.01 * (30_090.0 - expected_buy), abs=1e-9
+                    0.01 * (30_080.0 - expected_buy), abs=1e-9
                 )
                 # a limit far from the market rests; cancel it by exchange id
                 resting = await client.new_order(
@@ -83,11 +87,16 @@ def test_immediate_or_cancel_fill_or_kill_and_post_only() -> None:
                     OrderRequest("BTCUSDT", "BUY", "LIMIT", D("0.01"), D("29900.0"), time_in_force="IOC")
                 )
                 assert (ioc.status, ioc.executed_qty) == ("EXPIRED", D("0"))
-                # a marketable buy limit fills at once like a market order, never above its limit
-                fok = await client.new_order(
+                # the modelled ask is 30050 + 0.5 bp = 30051.5025, up to the tick 30051.6: a FOK buy at 30051
+                # does not reach it and expires; one at 30052 does and fills at once, never above its limit
+                short = await client.new_order(
                     OrderRequest("BTCUSDT", "BUY", "LIMIT", D("0.01"), D("30051.0"), time_in_force="FOK")
                 )
-                assert fok.status == "FILLED" and fok.avg_price <= D("30051")
+                assert (short.status, short.executed_qty) == ("EXPIRED", D("0"))
+                fok = await client.new_order(
+                    OrderRequest("BTCUSDT", "BUY", "LIMIT", D("0.01"), D("30052.0"), time_in_force="FOK")
+                )
+                assert fok.status == "FILLED" and D("30051.6") <= fok.avg_price <= D("30052")
                 with pytest.raises(OrderRejected) as post_only:
                     await client.new_order(
                         OrderRequest("BTCUSDT", "BUY", "LIMIT", D("0.01"), D("30100.0"), time_in_force="GTX")

@@ -158,7 +158,7 @@ def register_account_routes(table: RouteTable, server: LocalAsterServer) -> None
 
     def commission(call: Call) -> Any:
         market = exchange.market(call.params.get("symbol"))
-        costs = exchange.costs
+        costs = exchange.model.costs
         return {"symbol": market.symbol, "makerCommissionRate": fmt(costs.maker_fee),
                 "takerCommissionRate": fmt(costs.taker_fee)}  # fmt: skip
 

@@ -21,17 +21,18 @@ from asterrl.exchange.filters import check_filters, check_leverage, check_shape
 from asterrl.exchange.local.api import ApiError
 from asterrl.exchange.local.fills import (
     book_fill,
-    marketable,
-    marketable_limit_price,
-    participation_room,
+    limit_taker_fill,
+    market_room,
+    reaches_touch,
+    stop_fill_price,
     taker_fill_price,
 )
 from asterrl.exchange.local.ledger import Account, Income, Order, Position, Trade
 from asterrl.exchange.local.market import SymbolMarket
 from asterrl.exchange.local.views import account_update_event, order_json, order_update_event
 from asterrl.exchange.models import OrderRequest
-from asterrl.sim import layout as L
-from asterrl.sim.config import CostConfig
+from asterrl.sim.config import MarketModelConfig
+from asterrl.sim.layout import Param
 
 #: Server clock, UTC ms.
 ClockMs = Callable[[], int]
@@ -47,7 +48,7 @@ class LocalExchange:
     """Accounts and markets of the local exchange.
 
     :param now_ms: the server clock (UTC ms).
-    :param costs: fees, spread, impact and participation cap of every market (``asterrl.sim.CostConfig``).
+    :param model: costs and the limit-order model of every market (``asterrl.sim.MarketModelConfig``).
     :param default_leverage: leverage of a symbol until the user changes it.
     :param max_open_orders: ``MAX_NUM_ORDERS`` per symbol and account.
     """
@@ -55,12 +56,12 @@ class LocalExchange:
     def __init__(
         self,
         now_ms: ClockMs,
-        costs: CostConfig | None = None,
+        model: MarketModelConfig | None = None,
         default_leverage: int = 20,
         max_open_orders: int = 200,
     ) -> None:
         self.now_ms = now_ms
-        self.costs = costs or CostConfig()
+        self.model = (model or MarketModelConfig()).validate()
         self.default_leverage = default_leverage
         self.max_open_orders = max_open_orders
         self.lock = threading.RLock()
@@ -151,7 +152,11 @@ class LocalExchange:
             raise ApiError.of(Code.REDUCE_ONLY_REJECT)
         price = float(req.price) if req.price is not None else 0.0
         stop = float(req.stop_price) if req.stop_price is not None else 0.0
-        if req.type == "LIMIT" and req.time_in_force == "GTX" and marketable(market.values, bar, sign, price):
+        if (
+            req.type == "LIMIT"
+            and req.time_in_force == "GTX"
+            and reaches_touch(market.values, market.params, bar, sign, price)
+        ):
             raise ApiError.of(Code.GTX_ORDER_REJECT)
         if req.type in ("STOP_MARKET", "TAKE_PROFIT_MARKET"):
             watch = market.mark_price(bar) if req.working_type == "MARK_PRICE" else market.last_price(bar)
@@ -202,56 +207,64 @@ class LocalExchange:
         increase = max(abs(held + delta) - abs(held), 0.0)
         if increase == 0.0:
             return
-        required = increase * price / pos.leverage + abs(delta) * price * market.params[L.P_TAKER_FEE]
+        required = increase * price / pos.leverage + abs(delta) * price * market.params[Param.TAKER_FEE]
         if required > self.available_balance(account) + 1e-12:
             raise ApiError.of(Code.MARGIN_NOT_SUFFICIENT)
 
     def _work(self, account: Account, market: SymbolMarket, order: Order, bar: int, now: int) -> None:
-        """Fill what the order takes at once; expire what it may not leave resting."""
+        """Fill what the order takes at once (as a taker); expire what it may not leave resting."""
         if order.type == "MARKET":
-            self._take(account, market, order, bar, now, None)
+            size = min(self._fillable(account, market, order), self._taker_room(market, bar))
+            if size > 0.0:
+                price = taker_fill_price(market.values, market.params, bar, order.sign, size)
+                self.fill(account, market, order, bar, size, price, maker=False, now=now)
             if order.is_open:
                 self._finish(account, order, "EXPIRED", now)
         elif order.type == "LIMIT":
-            if marketable(market.values, bar, order.sign, order.price):
-                room = participation_room(market.values, market.params, bar, market.consumed_in(bar))
-                if order.time_in_force == "FOK" and room < order.remaining:
-                    self._finish(account, order, "EXPIRED", now)
-                    return
-                self._take(account, market, order, bar, now, order.price)
+            size, price = limit_taker_fill(
+                market.values, market.params, bar, order.sign, self._fillable(account, market, order),
+                order.price, market.taken_in(bar, maker=False),
+            )  # fmt: skip
+            if order.time_in_force == "FOK" and size < order.remaining - market.params[Param.STEP] / 2:
+                self._finish(account, order, "EXPIRED", now)
+                return
+            if size > 0.0:
+                self.fill(account, market, order, bar, size, price, maker=False, now=now)
             if order.is_open and order.time_in_force in ("IOC", "FOK"):
                 self._finish(account, order, "EXPIRED", now)
 
-    def _take(
+    def trigger_stop(
         self,
         account: Account,
         market: SymbolMarket,
         order: Order,
         bar: int,
         now: int,
-        limit: float | None,
-        reference: float | None = None,
+        trigger: float,
+        mark: bool,
     ) -> None:
-        """Fill the order as a taker now (a market order, or a marketable limit capped at ``limit``)."""
-        size = self._fillable(account, market, order, bar)
-        if size <= 0.0:
-            return
-        if limit is None:
-            price = taker_fill_price(market.values, market.params, bar, order.sign, size, reference)
-        else:
-            price = marketable_limit_price(market.values, market.params, bar, order.sign, size, limit)
-        self.fill(account, market, order, bar, size, price, maker=False, now=now)
+        """Fill a stop-market order triggered inside ``bar`` at ``trigger`` (USDT; a ``mark`` price or a last
+        price) as a market order priced by the sim's stop rule; expire what does not fill."""
+        size = min(self._fillable(account, market, order), self._taker_room(market, bar))
+        if size > 0.0:
+            price = stop_fill_price(market.values, market.params, bar, order.sign, size, trigger, mark)
+            self.fill(account, market, order, bar, size, price, maker=False, now=now)
+        if order.is_open:
+            self._finish(account, order, "EXPIRED", now)
 
-    def _fillable(self, account: Account, market: SymbolMarket, order: Order, bar: int) -> float:
-        """What may fill now: the remainder, cut to a reduce-only order's position and to the bar's room."""
+    @staticmethod
+    def _taker_room(market: SymbolMarket, bar: int) -> float:
+        return market_room(market.values, market.params, bar, market.taken_in(bar, maker=False))
+
+    def _fillable(self, account: Account, market: SymbolMarket, order: Order) -> float:
+        """What may fill: the remainder, cut to what a reduce-only order's position allows."""
         size = order.remaining
         if order.reduce_only or order.close_position:
             held = account.position(market.symbol).qty
             size = (
                 abs(held) if order.close_position else min(size, abs(held)) if held * order.sign < 0 else 0.0
             )
-        room = participation_room(market.values, market.params, bar, market.consumed_in(bar))
-        return min(size, room)
+        return size
 
     def fill(
         self,
@@ -266,14 +279,16 @@ class LocalExchange:
     ) -> None:
         """Book ``size`` of ``order`` at ``price`` (maker or taker fee) and push the fill's events."""
         pos = account.position(market.symbol)
-        fee_rate = market.params[L.P_MAKER_FEE] if maker else market.params[L.P_TAKER_FEE]
-        step = market.params[L.P_STEP]
-        booked = book_fill(account.wallet, pos.qty, pos.entry, order.sign * size, price, fee_rate, step)
+        fee_rate = market.params[Param.MAKER_FEE] if maker else market.params[Param.TAKER_FEE]
+        step = float(market.params[Param.STEP])
+        booked = book_fill(
+            account.wallet, pos.qty, pos.entry, order.sign * size, price, float(fee_rate), market.params
+        )
         before = account.wallet
         account.wallet, pos.qty, pos.entry = booked.wallet, booked.qty, booked.entry
         pos.realized += booked.realized_pnl
         pos.update_time = account.update_time = now
-        market.consume(bar, size)
+        market.take(bar, size, maker)
         if order.close_position and order.qty == 0.0:
             order.qty = size
         done = order.executed_qty

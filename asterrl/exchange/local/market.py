@@ -1,11 +1,12 @@
 """One symbol's replayed market on the local exchange: bars on a clock, quotes, a synthetic book, funding.
 
 The market is the bars of one interval (from the store, a file, the synthetic generator or a live feed),
-prepared once into ``asterrl.sim.MarketData`` arrays. Bar ``k`` is current while ``ts_k <= now < ts_k +
+prepared once into ``asterrl.sim.MarketArrays``. Bar ``k`` is current while ``ts_k <= now < ts_k +
 interval``; during it the market trades at bar ``k``'s open (the price an order decided on bar ``k - 1``'s
-close fills at, as in the env) and the mark is the valuation open. The order book shown on ``depth`` and the
-streams is a synthetic ladder around that price: best bid and ask half a spread away, then one level per
-tick, each holding a share of the bar's fillable volume.
+close fills at, as in the env) and the mark is the valuation open. The market model needs a closed bar
+before the one it fills in, so trading starts at bar 1. The order book shown on ``depth`` and the streams
+is a synthetic ladder around that price: the model's best bid and ask (``asterrl.sim.fills.touch_price``),
+then one level per tick, each holding a share of the volume market orders may take in the bar.
 """
 
 from __future__ import annotations
@@ -16,18 +17,18 @@ import numpy as np
 import pandas as pd
 
 from asterrl.errors import ConfigError
-from asterrl.sim import layout as L
-from asterrl.sim.account import _half_spread
-from asterrl.sim.config import CostConfig, ExchangeFilters, MarginConfig, MarketModelConfig
+from asterrl.sim import fills as sim_fills
+from asterrl.sim.config import MarketModelConfig
 from asterrl.sim.instrument import Instrument
-from asterrl.sim.market_data import MarketData
+from asterrl.sim.layout import Market
+from asterrl.sim.market_arrays import MarketArrays
 
 #: Book levels kept on each side of the synthetic book.
 BOOK_DEPTH = 20
 
 
 class SymbolMarket:
-    """Replay state of one symbol: its bar arrays, the bars processed so far, the fillable volume left.
+    """Replay state of one symbol: its bar arrays, the bars processed so far, the volume taken in a bar.
 
     :param symbol: exchange symbol.
     :param bars: canonical OHLCV frame (at least 3 bars).
@@ -35,7 +36,7 @@ class SymbolMarket:
     :param mark: canonical mark frame or ``None`` (the valuation then follows last prices).
     :param interval_ms: bar length, ms.
     :param instrument: the symbol's filters, margin tiers and liquidation fee.
-    :param costs: fees, spread, impact and participation cap (``asterrl.sim.CostConfig``).
+    :param model: costs and the limit-order model (``asterrl.sim.MarketModelConfig``).
     """
 
     def __init__(
@@ -46,28 +47,28 @@ class SymbolMarket:
         mark: pd.DataFrame | None,
         interval_ms: int,
         instrument: Instrument,
-        costs: CostConfig,
+        model: MarketModelConfig,
     ) -> None:
         self.symbol = symbol
         self.interval_ms = interval_ms
         self.instrument = instrument
-        filters = ExchangeFilters(instrument.tick_size, instrument.step_size, instrument.min_notional)
-        margin = MarginConfig(liquidation_fee=instrument.liquidation_fee)
-        self.params = MarketModelConfig(costs=costs, filters=filters, margin=margin).to_params()
+        self.params = model.to_params(instrument)
         self.brackets = instrument.bracket_table()
         self.funding_times = (
             funding["timestamp"].to_numpy(dtype=np.int64) if funding is not None and len(funding) else None
         )
-        self.data = MarketData.from_frames(bars, funding, mark, costs, interval_ms)
+        self.data = MarketArrays.from_frames(bars, funding, mark, model.costs, interval_ms)
         self.values = self.data.values
         self.timestamps = self.data.timestamps
         self.close_times = self.timestamps + interval_ms
         #: Last bars whose open (gap liquidation) and close (fills, liquidation, funding) were processed.
         self.opened = -1
         self.closed = -1
-        #: Base-asset quantity filled so far in the current bar (the participation cap's share).
-        self.consumed = 0.0
-        self.consumed_bar = -1
+        #: Base asset taken so far in bar ``taken_bar`` by taker fills (of the participation cap) and by
+        #: resting (maker) fills (of the limit-order volume share).
+        self.taken_bar = -1
+        self.taken_taker = 0.0
+        self.taken_maker = 0.0
         #: Update id of the synthetic book (``lastUpdateId``, depth stream ``u``).
         self.book_update_id = 1
 
@@ -89,23 +90,23 @@ class SymbolMarket:
         return self.data.n_bars
 
     def trading(self, bar: int) -> bool:
-        """Whether ``bar`` is a bar the market can trade in."""
-        return 0 <= bar < self.n_bars
+        """Whether ``bar`` is a bar the market can trade in (one after a closed bar)."""
+        return 1 <= bar < self.n_bars
 
     # -- prices at a bar --------------------------------------------------------------------------------
 
     def last_price(self, bar: int) -> float:
         """The price the market trades at during ``bar`` (its open), USDT."""
-        return float(self.values[self._clip(bar), L.M_OPEN])
+        return float(self.values[self._row(bar), Market.OPEN])
 
     def mark_price(self, bar: int) -> float:
         """The mark (valuation) price during ``bar``: the valuation open, USDT."""
-        return float(self.values[self._clip(bar), L.M_VALUE_OPEN])
+        return float(self.values[self._row(bar), Market.VALUE_OPEN])
 
     def last_funding_rate(self, bar: int) -> float:
         """The rate of the most recent settlement before ``bar`` opened."""
-        prev = self._clip(bar) - 1
-        return float(self.values[prev, L.M_LAST_FUNDING_RATE]) if prev >= 0 else 0.0
+        prev = self._row(bar) - 1
+        return float(self.values[prev, Market.LAST_FUNDING_RATE]) if prev >= 0 else 0.0
 
     def next_funding_time(self, now_ms: int) -> int:
         """The next settlement after ``now_ms`` (extended on the last known interval past the data), ms."""
@@ -120,17 +121,12 @@ class SymbolMarket:
             return anchor + ((now_ms - anchor) // step + 1) * step
         return (now_ms // step + 1) * step
 
-    def half_spread(self, bar: int) -> float:
-        """Half-spread quoted during ``bar`` (known at the previous close), fraction of price."""
-        return float(_half_spread(self.values, self.params, max(self._clip(bar) - 1, 0)))
-
     def best_quotes(self, bar: int) -> tuple[float, float]:
-        """(best bid, best ask) during ``bar``: half a spread either side of the price, on the tick grid
-        (at least one tick apart)."""
-        price, tick = self.last_price(bar), self.instrument.tick_size
-        hs = self.half_spread(bar)
-        bid = math.floor(price * (1.0 - hs) / tick + 1e-9) * tick
-        ask = math.ceil(price * (1.0 + hs) / tick - 1e-9) * tick
+        """(best bid, best ask) during ``bar``: the market model's touch, half a spread (known at the
+        previous close) either side of the price, on the tick grid (at least one tick apart)."""
+        tick, decided = self.instrument.tick_size, self._decided(bar)
+        bid = float(sim_fills.touch_price(-1.0, self.values, self.params, decided))
+        ask = float(sim_fills.touch_price(1.0, self.values, self.params, decided))
         if ask - bid < tick * 0.5:
             ask = bid + tick
         return _on_tick(bid, tick), _on_tick(ask, tick)
@@ -141,27 +137,37 @@ class SymbolMarket:
         """Synthetic book during ``bar``: ``depth`` levels of (price, qty) per side, best first."""
         bid, ask = self.best_quotes(bar)
         tick, step = self.instrument.tick_size, self.instrument.step_size
-        k = self._clip(bar)
-        fillable = self.params[L.P_PARTICIPATION] * float(self.values[k, L.M_VOLUME])
+        fillable = float(sim_fills.participation_room(self.values, self.params, self._decided(bar), 0.0))
         level = max(math.floor(fillable / depth / step) * step, step)
         qty = float(np.round(level / step) * step)
         bids = [(_on_tick(bid - i * tick, tick), qty) for i in range(depth) if bid - i * tick > 0]
         asks = [(_on_tick(ask + i * tick, tick), qty) for i in range(depth)]
         return bids, asks
 
-    def consume(self, bar: int, qty: float) -> None:
-        """Record ``qty`` (base asset) filled in ``bar`` against its participation cap."""
-        if bar != self.consumed_bar:
-            self.consumed_bar, self.consumed = bar, 0.0
-        self.consumed += abs(qty)
+    def take(self, bar: int, qty: float, maker: bool) -> None:
+        """Record ``qty`` (base asset) filled in ``bar`` against its taker or maker allowance."""
+        if bar != self.taken_bar:
+            self.taken_bar, self.taken_taker, self.taken_maker = bar, 0.0, 0.0
+        if maker:
+            self.taken_maker += abs(qty)
+        else:
+            self.taken_taker += abs(qty)
 
-    def consumed_in(self, bar: int) -> float:
-        return self.consumed if bar == self.consumed_bar else 0.0
+    def taken_in(self, bar: int, maker: bool) -> float:
+        """Base asset taken so far in ``bar`` by maker (``maker``) or taker fills."""
+        if bar != self.taken_bar:
+            return 0.0
+        return self.taken_maker if maker else self.taken_taker
 
-    def _clip(self, bar: int) -> int:
+    def _row(self, bar: int) -> int:
+        """``bar`` clipped to the bars held."""
         if self.n_bars == 0:
             raise ConfigError(f"{self.symbol}: the market holds no bars")
         return min(max(bar, 0), self.n_bars - 1)
+
+    def _decided(self, bar: int) -> int:
+        """The decision bar of orders in ``bar`` (the one before it; bar 0 for bars before bar 1)."""
+        return max(self._row(bar), 1) - 1
 
 
 def _on_tick(price: float, tick: float) -> float:

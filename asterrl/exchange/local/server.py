@@ -23,13 +23,14 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
 
 import uvloop
 from aiohttp import web
 
+from asterrl.data.instruments import bundled_instruments
 from asterrl.data.schema import interval_ms, normalize_symbol
 from asterrl.errors import ConfigError
 from asterrl.exchange.codes import Code
@@ -47,8 +48,8 @@ from asterrl.exchange.local.order_routes import register_order_routes
 from asterrl.exchange.local.routes import Call, Route, RouteTable
 from asterrl.exchange.local.streams import StreamHub
 from asterrl.exchange.signing import MAINNET_CHAIN_ID
-from asterrl.sim.config import CostConfig, MarginConfig
-from asterrl.sim.instrument import Instrument
+from asterrl.sim.config import CostConfig, MarketModelConfig
+from asterrl.sim.instrument import Instrument, MarginTier
 
 #: Server clock in UTC ms.
 ClockMs = Callable[[], int]
@@ -78,8 +79,10 @@ class LocalAsterServer(FaultControls):
     :param order_limit: orders per minute per account before 429/-1015.
     :param host: address to bind; keep the loopback default.
     :param port: port to bind; 0 picks a free one.
-    :param costs: fees, spread, impact and participation cap of the markets.
-    :param margin: maintenance tiers served on ``leverageBracket`` (Aster's BTCUSDT table by default).
+    :param model: the markets' costs and limit-order model (``asterrl.sim.MarketModelConfig``).
+    :param costs: shorthand for ``model=MarketModelConfig(costs=costs)``.
+    :param margin_tiers: margin tiers served on ``leverageBracket`` per symbol; a symbol not given gets its
+        bundled instrument's tiers (``asterrl.data.instruments``), else BTCUSDT's.
     :param chain_id: EIP-712 chain id V3 signatures must use.
     :param nonce_window_ms: allowed distance of a V3 nonce from the server clock.
     :param listen_key_ttl_ms: listen-key validity after creation or keep-alive.
@@ -98,8 +101,9 @@ class LocalAsterServer(FaultControls):
         order_limit: int = 1200,
         host: str = "127.0.0.1",
         port: int = 0,
+        model: MarketModelConfig | None = None,
         costs: CostConfig | None = None,
-        margin: MarginConfig | None = None,
+        margin_tiers: Mapping[str, Sequence[MarginTier]] | None = None,
         chain_id: int = MAINNET_CHAIN_ID,
         nonce_window_ms: int = 10_000,
         listen_key_ttl_ms: int = 3_600_000,
@@ -112,9 +116,11 @@ class LocalAsterServer(FaultControls):
         self._now_ms: ClockMs = now_ms or _wall_ms
         #: Added to the clock for ``/time``, nonces and timestamps (the clock-skew fault), ms.
         self.skew_ms = 0
-        self.margin = margin or MarginConfig()
+        if model is not None and costs is not None:
+            raise ConfigError("local exchange: give model or costs, not both")
+        self.margin_tiers = {normalize_symbol(k): tuple(v) for k, v in (margin_tiers or {}).items()}
         self.limits = RequestLimits(weight_limit, order_limit)
-        self.exchange = LocalExchange(self._now_ms, costs)
+        self.exchange = LocalExchange(self._now_ms, model or MarketModelConfig(costs=costs or CostConfig()))
         self.auth = Authenticator(self.server_ms, chain_id, nonce_window_ms)
         self.streams = StreamHub(self, listen_key_ttl_ms, heartbeat_s, max_connection_s)
         self.exchange.on_user_event = self.streams.publish_user
@@ -157,8 +163,13 @@ class LocalAsterServer(FaultControls):
             raise ConfigError(f"local exchange: {symbol} needs at least 3 {interval} bars to trade")
         instrument = Instrument.from_exchange_info(spec.payload(), self.leverage_brackets(symbol))
         market = SymbolMarket(
-            symbol, bars, funding, mark, interval_ms(interval), instrument, self.exchange.costs
+            symbol, bars, funding, mark, interval_ms(interval), instrument, self.exchange.model
         )
+        if not market.trading(market.bar_at(self.now_ms())):
+            raise ConfigError(
+                f"local exchange: the clock must stand inside {symbol}'s bars after the first one (the "
+                "market model fills a bar's orders on the previous close's estimates)"
+            )
         self._intervals[symbol] = interval
         self.exchange.add_market(market)
         return market
@@ -172,23 +183,28 @@ class LocalAsterServer(FaultControls):
             bars, mark, funding, _ = self.book.series(symbol, self._intervals[symbol])
             assert bars is not None
             market = SymbolMarket(
-                symbol, bars, funding, mark, old.interval_ms, old.instrument, self.exchange.costs
+                symbol, bars, funding, mark, old.interval_ms, old.instrument, self.exchange.model
             )
             market.opened, market.closed = old.opened, old.closed
-            market.consumed, market.consumed_bar = old.consumed, old.consumed_bar
+            market.taken_bar, market.taken_taker, market.taken_maker = (
+                old.taken_bar,
+                old.taken_taker,
+                old.taken_maker,
+            )
             market.book_update_id = old.book_update_id
             self.exchange.markets[symbol] = market
             return market
 
     def leverage_brackets(self, symbol: str) -> dict[str, Any]:
         """``leverageBracket`` entry of ``symbol``: the margin tiers with their cumulative amounts."""
-        table = self.margin.bracket_table()
-        rows = []
-        for n, (floor, cap, rate, cum, lev) in enumerate(table.tolist(), start=1):
-            rows.append({
-                "bracket": n, "initialLeverage": int(lev), "notionalCap": min(cap, 1e12),
-                "notionalFloor": floor, "maintMarginRatio": rate, "cum": cum,
-            })  # fmt: skip
+        bundled = bundled_instruments()
+        tiers = self.margin_tiers.get(symbol) or bundled.get(symbol, bundled["BTCUSDT"]).brackets
+        rows = [
+            {"bracket": n, "initialLeverage": int(t.max_leverage), "notionalCap": min(t.notional_cap, 1e12),
+             "notionalFloor": t.notional_floor, "maintMarginRatio": t.maint_margin_rate,
+             "cum": t.maint_amount}
+            for n, t in enumerate(tiers, start=1)
+        ]  # fmt: skip
         return {"symbol": symbol, "brackets": rows}
 
     def add_user(
@@ -340,7 +356,7 @@ class LocalAsterServer(FaultControls):
 
     async def _ticker(self) -> None:
         """Move the market with the clock, expire listen keys, push the mark price between bars."""
-        last_mark = 0.0
+        last_mark = time.monotonic()  # the first periodic push one period after the start
         while True:
             await asyncio.sleep(self.tick_s)
             now = self.now_ms()

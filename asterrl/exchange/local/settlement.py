@@ -2,9 +2,10 @@
 
 At bar ``k``'s open: a position already beyond maintenance at the valuation open is liquidated (a gap),
 before any order of the bar fills. At bar ``k``'s close, in the env's order: resting limit orders the bar
-traded through fill at their limit (maker), stops whose trigger the bar reached fill as market orders from
-the trigger price, then each position is checked against the bar's adverse valuation extreme (liquidation),
-then funding settles on the valuation close. Accounts near liquidation get a MARGIN_CALL. Every rule is the
+traded through by a tick or more fill at their limit (maker, the env's share of them), stops whose trigger
+the bar reached fill as market orders from the trigger price (the sim's stop rule), then each position is
+checked against the bar's adverse valuation extreme (liquidation), then funding settles on the valuation
+close. Accounts near liquidation get a MARGIN_CALL. Every rule is the
 sim's (``fills.py``).
 """
 
@@ -12,16 +13,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from asterrl.exchange.local.fills import (
-    Liquidation,
-    funding_payment,
-    liquidate_if_breached,
-    traded_through,
-)
+from asterrl.exchange.local.fills import Liquidation, funding_payment, liquidate_if_breached, resting_fill
 from asterrl.exchange.local.ledger import Account, Order, Trade
 from asterrl.exchange.local.views import margin_call_event, order_update_event
-from asterrl.sim import layout as L
 from asterrl.sim.kernels import maintenance_margin
+from asterrl.sim.layout import Market
 
 if TYPE_CHECKING:
     from asterrl.exchange.local.engine import LocalExchange
@@ -77,29 +73,28 @@ def _work_resting(
 ) -> None:
     values = market.values
     if order.type == "LIMIT":
-        if traded_through(values, bar, order.sign, order.price):
-            size = exchange._fillable(account, market, order, bar)
-            if size > 0.0:
-                exchange.fill(account, market, order, bar, size, order.price, maker=True, now=at)
+        size = resting_fill(
+            values, market.params, bar, order.sign, exchange._fillable(account, market, order), order.price,
+            market.taken_in(bar, maker=True),
+        )  # fmt: skip
+        if size > 0.0:
+            exchange.fill(account, market, order, bar, size, order.price, maker=True, now=at)
         return
     mark = order.working_type == "MARK_PRICE"
-    high = values[bar, L.M_VALUE_HIGH if mark else L.M_HIGH]
-    low = values[bar, L.M_VALUE_LOW if mark else L.M_LOW]
-    opened = values[bar, L.M_VALUE_OPEN if mark else L.M_OPEN]
+    high = values[bar, Market.VALUE_HIGH if mark else Market.HIGH]
+    low = values[bar, Market.VALUE_LOW if mark else Market.LOW]
+    opened = values[bar, Market.VALUE_OPEN if mark else Market.OPEN]
     rising = (order.type == "STOP_MARKET") == (order.sign > 0.0)
     if not (high >= order.stop_price if rising else low <= order.stop_price):
         return
-    gapped = opened >= order.stop_price if rising else opened <= order.stop_price
     order.triggered = True
     if order.reduce_only or order.close_position:
         held = account.position(market.symbol).qty
         if held == 0.0 or held * order.sign > 0.0:
             exchange._finish(account, order, "EXPIRED", at)
             return
-    reference = float(values[bar, L.M_OPEN]) if gapped else order.stop_price
-    exchange._take(account, market, order, bar, at, None, reference)
-    if order.is_open:
-        exchange._finish(account, order, "EXPIRED", at)
+    trigger = max(order.stop_price, opened) if rising else min(order.stop_price, opened)  # or the gap's open
+    exchange.trigger_stop(account, market, order, bar, at, float(trigger), mark)
 
 
 def margin_wallet(exchange: LocalExchange, account: Account, symbol: str, at: int) -> float:
@@ -193,7 +188,7 @@ def _settle_funding(
 
 def _margin_call(exchange: LocalExchange, account: Account, market: SymbolMarket, bar: int, at: int) -> None:
     pos = account.position(market.symbol)
-    mark = float(market.values[bar, L.M_VALUE_CLOSE])
+    mark = float(market.values[bar, Market.VALUE_CLOSE])
     maintenance = maintenance_margin(abs(pos.qty) * mark, market.brackets)
     balance = margin_wallet(exchange, account, market.symbol, at) + pos.qty * (mark - pos.entry)
     if balance <= 0.0 or maintenance >= MARGIN_CALL_RATIO * balance:

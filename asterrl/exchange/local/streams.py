@@ -23,6 +23,7 @@ from aiohttp import WSMsgType, web
 from asterrl.exchange.local.api import fmt
 from asterrl.exchange.local.faults import StreamFaults
 from asterrl.exchange.local.listen_keys import ListenKeys
+from asterrl.sim.layout import Market
 
 if TYPE_CHECKING:
     from asterrl.exchange.local.market import SymbolMarket
@@ -266,19 +267,17 @@ def _diff(old: dict[float, float], new: dict[float, float]) -> list[list[str]]:
 
 
 def _kline(market: SymbolMarket, bar: int, interval: str, now: int, closed: bool) -> dict[str, Any]:
-    from asterrl.sim import layout as L
-
     row = market.values[bar]
     start = int(market.timestamps[bar])
-    o = float(row[L.M_OPEN])
+    o = float(row[Market.OPEN])
     c, h, lo, v = (
-        (float(row[L.M_CLOSE]), float(row[L.M_HIGH]), float(row[L.M_LOW]), float(row[L.M_VOLUME]))
+        (float(row[Market.CLOSE]), float(row[Market.HIGH]), float(row[Market.LOW]), float(row[Market.VOLUME]))
         if closed
         else (o, o, o, 0.0)
     )
     k = {
         "t": start, "T": start + market.interval_ms - 1, "s": market.symbol, "i": interval, "f": 0, "L": 0,
         "o": fmt(o), "c": fmt(c), "h": fmt(h), "l": fmt(lo), "v": fmt(v), "n": 0, "x": closed,
-        "q": fmt(float(row[L.M_NOTIONAL_VOLUME]) if closed else 0.0), "V": "0", "Q": "0", "B": "0",
+        "q": fmt(float(row[Market.NOTIONAL_VOLUME]) if closed else 0.0), "V": "0", "Q": "0", "B": "0",
     }  # fmt: skip
     return {"e": "kline", "E": now, "s": market.symbol, "k": k}
