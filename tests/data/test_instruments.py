@@ -18,8 +18,8 @@ from asterrl.data.instruments import (
 )
 from asterrl.data.store import MarketStore
 from asterrl.errors import ConfigError
-from asterrl.exchange.simulator.market_data import MarketDataBook, SymbolSpec
-from asterrl.exchange.simulator.server import LocalAsterServer
+from asterrl.exchange.local.market_data import MarketDataBook, SymbolSpec
+from asterrl.exchange.local.server import LocalAsterServer
 
 T0 = 1_672_531_200_000  # 2023-01-01 UTC
 HOUR = 3_600_000
