@@ -135,15 +135,14 @@ def _stop_inside_bar(
         return False
     wallet, entry = fstate[Account.WALLET, i], fstate[Account.ENTRY, i]
     trigger = entry + (threshold - wallet) / qty
-    liquidation = liquidation_price(wallet, qty, entry, brackets)
-    if qty > 0.0:
-        hit = market[k, Market.VALUE_LOW] <= trigger and trigger > liquidation
-        trigger = min(trigger, market[k, Market.VALUE_OPEN])
-    else:
-        hit = market[k, Market.VALUE_HIGH] >= trigger and trigger < liquidation
-        trigger = max(trigger, market[k, Market.VALUE_OPEN])
-    if not hit:
+    reached = market[k, Market.VALUE_LOW] <= trigger if qty > 0.0 else market[k, Market.VALUE_HIGH] >= trigger
+    if not reached:  # the common case, decided before the costlier liquidation price
         return False
+    liquidation = liquidation_price(wallet, qty, entry, brackets)
+    if (qty > 0.0 and trigger <= liquidation) or (qty < 0.0 and trigger >= liquidation):
+        return False  # liquidation comes first on the way: the stop sits beyond it
+    value_open = market[k, Market.VALUE_OPEN]
+    trigger = min(trigger, value_open) if qty > 0.0 else max(trigger, value_open)
     side = -1.0 if qty > 0.0 else 1.0
     price = stop_fill_price(side, trigger, k, t, abs(qty), market, params)
     basis_ref = trigger * market[k, Market.OPEN] / market[k, Market.VALUE_OPEN]
