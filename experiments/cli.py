@@ -79,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"asterrl {name}: interrupted", file=sys.stderr)
         return 130
+    except SystemExit as exc:  # argparse after printing --help
+        return exc.code if isinstance(exc.code, int) else 0
 
 
 def split_overrides(argv: Sequence[str]) -> tuple[list[str], list[str]]:

@@ -23,26 +23,36 @@ from asterrl.data.schema import DataKind, SeriesKey
 from asterrl.data.store import MarketStore
 from asterrl.errors import ConfigError, DataError
 from asterrl.features import FeaturePipeline, FeaturesConfig, MarketInputs, NormalizationMode, iter_features
-from experiments.cli import split_overrides
-from experiments.config import load_config
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises instead of exiting, so usage errors end as one line like every other error."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise ConfigError(message)
+from experiments.config import asterrl_home, load_config, output_outside_repository
+from experiments.hydra_cli import OVERRIDES_HELP, CommandParser, add_hydra_options, parse, plain_text, show
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="asterrl features", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    parser = CommandParser(
+        prog="asterrl features",
+        allow_abbrev=False,
+        description=plain_text(__doc__ or ""),
+        formatter_class=argparse.RawTextHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="action", required=True, metavar="{list,compute}")
-    sub.add_parser("list", help="list every feature with its parameters and outputs")
-    comp = sub.add_parser("compute", help="compute a feature set on a bar file or a stored symbol")
+    sub = parser.add_subparsers(
+        dest="action", required=True, metavar="{list,compute}", parser_class=CommandParser
+    )
+    add_hydra_options(sub.add_parser("list", help="list every feature with its parameters and outputs"))
+    comp = sub.add_parser(
+        "compute",
+        help="compute a feature set on a bar file or a stored symbol",
+        epilog=OVERRIDES_HELP,
+        formatter_class=argparse.RawTextHelpFormatter,
+    )
+    add_hydra_options(comp)
     comp.add_argument("input", help="bar file (.csv, .csv.gz, .parquet) or a stored symbol such as BTCUSDT")
-    comp.add_argument("-o", "--output", type=Path, required=True, help="Parquet file to write")
+    comp.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="Parquet file to write, outside the repository folder "
+        "(default: $ASTERRL_HOME/features/<input>_<set>.parquet)",
+    )
     comp.add_argument("--set", dest="set_name", help="feature set: conf/features/<NAME>.yaml")
     comp.add_argument("--funding", type=Path, help="funding file (timestamp,funding_rate) for a file INPUT")
     comp.add_argument("--reference", type=Path, help="reference symbol's bar file for cross-asset features")
@@ -51,12 +61,20 @@ def _parser() -> argparse.ArgumentParser:
 
 def run(argv: Sequence[str]) -> int:
     """Entry point used by ``experiments.cli`` with the tokens after ``features``."""
-    options, overrides = split_overrides(argv)
-    args = _parser().parse_args(options)
+    invocation = parse(_parser(), argv)
+    args, overrides = invocation.args, invocation.overrides
+    if args.cfg or args.info:
+        return show(args, overrides)
+    if args.multirun:
+        raise ConfigError(
+            "asterrl features writes one file per call: -m does not apply (run it once per set)"
+        )
     if args.action == "list":
         for definition in iter_features():
             print(definition.describe())
         return 0
+    name = f"{Path(args.input).name.split('.')[0]}_{args.set_name or 'features'}.parquet"
+    args.output = output_outside_repository(args.output, asterrl_home() / "features" / name, "-o")
     if args.output.suffix != ".parquet":
         raise ConfigError(f"{args.output}: the output must be a .parquet file")
     cfg = load_config([*overrides, f"features={args.set_name}"] if args.set_name else overrides)

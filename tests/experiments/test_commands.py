@@ -57,7 +57,9 @@ def test_multirun_sweeps_the_learning_rate(_isolated_home: Path) -> None:
         timeout=600,
     )
     assert done.returncode == 0, done.stderr
-    runs = sorted(p.name for p in (_isolated_home / "runs" / "smoke").iterdir() if p.name.startswith("sb3"))
+    runs = sorted(
+        p.name for p in (_isolated_home / "runs" / "smoke-synthetic").iterdir() if p.name.startswith("sb3")
+    )
     assert runs == ["sb3_ppo-s0-agent.lr=0.0001", "sb3_ppo-s0-agent.lr=0.0003"]
 
 
@@ -70,15 +72,7 @@ def test_compare_on_shared_data_writes_report_and_one_run_per_agent(
     assert result.code == 0, result.err
     root = _isolated_home / "runs" / "smoke"
     report = (root / "report" / "report.md").read_text()
-    for name in (
-        "ppo-s0",
-        "sb3_ppo-s0",
-        "buy_and_hold-s0",
-        "grid-s0",
-        "vol_trend-s0",
-        "hybrid-s0",
-        "demark-s0",
-    ):
+    for name in ("ppo-s0", "sb3_ppo-s0", "buy_and_hold", "grid", "vol_trend", "hybrid", "demark"):
         assert f"| {name} |" in report
         assert (root / "tensorboard" / "compare" / name).is_dir()
     assert (root / "report" / "equity.png").stat().st_size > 0

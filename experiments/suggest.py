@@ -1,0 +1,18 @@
+"""The nearest valid name for a typo, for one-line error messages (``did you mean 'agent.lr'?``)."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+
+
+def nearest(word: str, candidates: Sequence[str]) -> str | None:
+    """The candidate closest to ``word`` (a likely typo of it), or ``None`` when none is close."""
+    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def did_you_mean(word: str, candidates: Sequence[str]) -> str:
+    """``"; did you mean 'x'?"`` for the nearest candidate, or an empty string."""
+    match = nearest(word, candidates)
+    return f"; did you mean '{match}'?" if match else ""
