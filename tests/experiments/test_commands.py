@@ -36,34 +36,6 @@ def test_evaluate_needs_a_checkpoint(cli, tmp_path: Path) -> None:  # type: igno
 
 
 @pytest.mark.slow
-def test_multirun_sweeps_the_learning_rate(_isolated_home: Path) -> None:
-    # In a subprocess: Hydra's multirun reconfigures logging, which pytest's output capture does not survive.
-    args = [
-        "train",
-        "-m",
-        "data=synthetic",
-        "experiment=smoke",
-        "agent=sb3_ppo_tiny",
-        "train.iterations=1",
-        "agent.lr=1e-4,3e-4",
-        "train.progress=false",
-    ]
-    done = subprocess.run(
-        [sys.executable, "-m", "experiments.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=Path(__file__).resolve().parents[2],
-        env=os.environ.copy(),
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
-    runs = sorted(
-        p.name for p in (_isolated_home / "runs" / "smoke-synthetic").iterdir() if p.name.startswith("sb3")
-    )
-    assert runs == ["sb3_ppo-s0-agent.lr=0.0001", "sb3_ppo-s0-agent.lr=0.0003"]
-
-
-@pytest.mark.slow
 @pytest.mark.shared_data
 def test_compare_on_shared_data_writes_report_and_one_run_per_agent(
     cli, shared_data: Path, _isolated_home: Path
