@@ -260,10 +260,10 @@ def _logging_restored() -> Iterator[None]:
             logger.setLevel(level)
             logger.handlers[:] = handlers
             logger.disabled, logger.propagate = disabled, propagate
-        for name, logger in list(logging.Logger.manager.loggerDict.items()):
-            if isinstance(logger, logging.Logger) and logger not in loggers and name.startswith("hydra"):
-                logger.handlers.clear()
-                logger.setLevel(logging.WARNING)
+        for name, added in list(logging.Logger.manager.loggerDict.items()):
+            if isinstance(added, logging.Logger) and added not in loggers and name.startswith("hydra"):
+                added.handlers.clear()
+                added.setLevel(logging.WARNING)
 
 
 @contextlib.contextmanager

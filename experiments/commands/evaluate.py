@@ -96,9 +96,8 @@ def evaluate_checkpoint(
     )
     from experiments.training.environment import evaluation_core, policy_interface, prepare_market
     from experiments.training.evaluation import evaluate_policy
-    from experiments.training.metrics import TRADING_TAGS
     from experiments.training.rundir import load_run_config, write_json
-    from experiments.training.tensorboard import RunWriter, has_point
+    from experiments.training.tensorboard import TRADING_TAGS, RunWriter, has_point
 
     checkpoint = resolve_checkpoint(target, use)
     info = read_info(checkpoint)

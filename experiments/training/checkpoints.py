@@ -29,6 +29,7 @@ from typing import Any
 
 from agents.policy import Policy
 from asterrl.errors import ConfigError
+from asterrl.files import atomic_directory, atomic_write_json
 from asterrl.observation import ObservationLayout
 
 CHECKPOINT_INFO = "checkpoint.json"
@@ -161,19 +162,13 @@ def write_checkpoint(target: Path, info: CheckpointInfo, save: Callable[[Path], 
     to ``target``. An existing ``target`` is never replaced."""
     if target.exists():
         raise ConfigError(f"checkpoint {target} already exists; a run never writes a checkpoint twice")
-    staging = target.with_name(f".{target.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
+    with atomic_directory(target) as staging:
         save(staging)
         files = {
             str(p.relative_to(staging)): p.stat().st_size for p in sorted(staging.rglob("*")) if p.is_file()
         }
         record = dataclasses.replace(info, files=files)
-        (staging / CHECKPOINT_INFO).write_text(json.dumps(record.to_json(), indent=2, sort_keys=True))
-        os.rename(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        atomic_write_json(staging / CHECKPOINT_INFO, record.to_json(), sort_keys=True)
     return target
 
 

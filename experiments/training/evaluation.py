@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from agents.policy import DecisionContext, Policy
+from asterrl.backtest.metrics import EpisodeTrace, TradingMetrics, bars_per_year, trading_metrics
 from asterrl.sim import layout as L
 from envs.core import EnvCore
 from envs.vector_env import AsterPerpVectorEnv
 from experiments.training.exposure import EpisodeEnd, Exposure, FloatArray, end_reason, exposure
-from experiments.training.metrics import EpisodeTrace, TradingMetrics, bars_per_year, trading_metrics
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def evaluate_policy(policy: Policy, core: EnvCore, seed: int = 0, start_bar: int
         actions=np.concatenate(actions) if actions else np.zeros(0),
     )
     n_actions = len(core.config.action_levels) if core.config.action_type == "discrete" else None
-    metrics = trading_metrics(trace, bars_per_year(float(core.data.interval_ms)))
+    metrics = trading_metrics(trace, bars_per_year(core.data.interval_ms))
     return Evaluation(
         policy.name,
         trace,

@@ -15,7 +15,6 @@ experiment folder. ``run.json`` carries the run's ``status``: ``running``, ``com
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from asterrl.files import atomic_write, atomic_write_json
 from asterrl.provenance import run_record
 from experiments.config import to_yaml
 from experiments.schema import AsterRLConfig
@@ -158,16 +158,13 @@ def _flat(node: object, prefix: str = "") -> dict[str, object]:
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> Path:
-    """Sorted, indented JSON, written to a temporary file and renamed (a reader never sees half of it)."""
-    return write_text(path, json.dumps(payload, indent=2, sort_keys=True))
+    """Sorted, indented JSON written atomically (``asterrl.files``)."""
+    return atomic_write_json(path, payload, sort_keys=True)
 
 
 def write_text(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
-    return path
+    """Text written atomically (``asterrl.files``)."""
+    return atomic_write(path, text)
 
 
 def load_run_config(run_dir: Path, agent_schema: str, overrides: list[str] | None = None) -> AsterRLConfig:

@@ -5,9 +5,12 @@ Ray Tune sweeper here), so a sweep prints the same table whichever ran it.
 """
 
 import csv
+import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from asterrl.files import atomic_write
 
 #: A cell of the table: an override value, a metric, a path or a message.
 Cell = str | int | float | bool | None
@@ -53,12 +56,11 @@ def columns(rows: Sequence[Row]) -> list[str]:
 
 def write_csv(rows: Sequence[Row], path: Path) -> Path:
     """Write the rows as CSV (a key a row lacks is an empty cell); floats keep full precision."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns(rows), restval="")
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=columns(rows), restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    return atomic_write(path, buffer.getvalue())
 
 
 def format_table(rows: Sequence[Row], hidden: Sequence[str] = ()) -> str:

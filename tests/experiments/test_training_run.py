@@ -10,8 +10,12 @@ import pytest
 
 from asterrl.errors import ConfigError
 from experiments.config import load_config
-from experiments.training.metrics import ACTION_HISTOGRAM_TAG, TRADING_TAGS
-from experiments.training.tensorboard import read_histogram_tags, read_scalars
+from experiments.training.tensorboard import (
+    ACTION_HISTOGRAM_TAG,
+    TRADING_TAGS,
+    read_histogram_tags,
+    read_scalars,
+)
 
 TINY = ["data=synthetic", "experiment=smoke", "train.progress=false", "env.episode_length=64"]
 
