@@ -206,9 +206,15 @@ def show(
     args: argparse.Namespace, overrides: Sequence[str], show_config: Callable[[], DictConfig] | None = None
 ) -> int:
     """``--cfg`` and ``--info``: Hydra prints them, as for any Hydra application (``evaluate`` prints its
-    checkpoint's config itself)."""
-    if show_config is None:
-        compose_config(overrides, resolve=False)  # a bad override ends as one line, before Hydra prints
+    checkpoint's config itself). With ``-m`` every job's overrides are checked and the first job's config
+    is printed."""
+    if show_config is None:  # a bad override ends as one line, before Hydra prints
+        mine = [o for o in overrides if not o.lstrip("+~").startswith(("hydra.", "hydra/"))]
+        jobs = sweep_axes(mine)[1] if getattr(args, "multirun", False) else [mine]
+        for job_overrides in jobs:
+            compose_config(job_overrides, resolve=False)
+        if getattr(args, "multirun", False):  # Hydra prints one config: the sweep's first job's
+            overrides = [*jobs[0], *(o for o in overrides if o not in mine)]
     if args.cfg == "job" and show_config is not None:
         cfg = show_config()
         if args.resolve:

@@ -206,3 +206,22 @@ def test_sweep_overrides_are_checked_before_anything_is_created(cli, _isolated_h
     result = cli("train", "-m", "data=synthetic", "agent=sb3_ppo_tiny", "agent.lr=1e-4,2")
     assert result.code == 2 and "agent.lr must lie in (0, 1)" in result.err
     assert not (_isolated_home / "runs").exists()
+
+
+def test_overrides_deletions_and_home_paths_are_told_apart() -> None:
+    from experiments.cli import split_overrides
+
+    home = str(Path.home())
+    options, overrides = split_overrides(
+        [
+            "-o",
+            "~/features.parquet",
+            "~env.splits.train",
+            "train.resume=~/runs/ppo-s0",
+            "+a.b=1",
+            "--cfg",
+            "job",
+        ]
+    )
+    assert options == ["-o", "~/features.parquet", "--cfg", "job"]
+    assert overrides == ["~env.splits.train", f"train.resume={home}/runs/ppo-s0", "+a.b=1"]
