@@ -23,7 +23,7 @@ from omegaconf.errors import OmegaConfBaseException
 import conf
 from asterrl.errors import AsterRLError, ConfigError
 from experiments import schema
-from experiments.suggest import did_you_mean
+from experiments.suggest import did_you_mean, did_you_mean_key
 from experiments.training.config import experiment_folder
 
 CONFIG_MODULE = "conf"
@@ -98,8 +98,11 @@ def compose_config(
     return cfg
 
 
-def to_typed(cfg: DictConfig) -> schema.AsterRLConfig:
-    """The typed, validated configuration of a composed ``DictConfig`` (the ``hydra`` section dropped)."""
+def to_typed(cfg: DictConfig, resolve_instrument: bool = True) -> schema.AsterRLConfig:
+    """The typed, validated configuration of a composed ``DictConfig`` (the ``hydra`` section dropped).
+
+    :param resolve_instrument: see ``AsterRLConfig.validate`` (``asterrl data`` does without).
+    """
     if "hydra" in cfg:
         cfg = copy.deepcopy(cfg)
         with open_dict(cfg):
@@ -111,7 +114,7 @@ def to_typed(cfg: DictConfig) -> schema.AsterRLConfig:
         raise ConfigError(describe_config_error(exc)) from None
     if not isinstance(obj, schema.AsterRLConfig):
         raise ConfigError("the configuration is not an asterrl configuration (conf/config.yaml)")
-    return schema.validate(obj)
+    return obj.validate(resolve_instrument)
 
 
 def _refuse_added_keys(node: DictConfig, prefix: str) -> None:
@@ -131,9 +134,12 @@ def _refuse_added_keys(node: DictConfig, prefix: str) -> None:
             _refuse_added_keys(child, f"{prefix}{key!s}.")
 
 
-def load_config(overrides: Sequence[str] = (), config_name: str = CONFIG_NAME) -> schema.AsterRLConfig:
-    """Typed configuration object (dataclasses and enums) for the given overrides, every section validated."""
-    return to_typed(compose_config(overrides, config_name))
+def load_config(
+    overrides: Sequence[str] = (), config_name: str = CONFIG_NAME, resolve_instrument: bool = True
+) -> schema.AsterRLConfig:
+    """Typed configuration object (dataclasses and enums) for the given overrides, every section validated
+    (``AsterRLConfig.validate``) before any work starts."""
+    return to_typed(compose_config(overrides, config_name), resolve_instrument)
 
 
 def to_yaml(cfg: schema.AsterRLConfig | DictConfig) -> str:
@@ -208,7 +214,7 @@ def describe_config_error(exc: BaseException, overrides: Sequence[str] = ()) -> 
     )
     if not_in_struct:
         key = not_in_struct.group(1)
-        hint = did_you_mean(key, config_keys(overrides))
+        hint = did_you_mean_key(key, config_keys(overrides))
         return f"config key '{key}' does not exist{hint or ' (see asterrl <command> --cfg job)'}"
     no_option = re.search(r"Could not find '([^']+)/([^'/]+)'", text)
     if no_option:
@@ -229,7 +235,7 @@ def _describe_omegaconf(cause: OmegaConfBaseException, overrides: Sequence[str])
     if missing:
         where = full_key or missing.group(1)
         keys = config_keys(overrides)
-        return f"config key '{where}' is not a field of {missing.group(2)}{did_you_mean(where, keys)}"
+        return f"config key '{where}' is not a field of {missing.group(2)}{did_you_mean_key(where, keys)}"
     bad = re.match(r"Value '(.*?)' (?:of type '(\w+)' )?could not be converted to (\w+)", message)
     if bad:
         return f"config key '{full_key}': expected {bad.group(3).lower()}, got {bad.group(1)!r}"

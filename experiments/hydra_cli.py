@@ -49,7 +49,7 @@ INFO_MODES = ("all", "config", "defaults", "defaults-tree", "plugins", "searchpa
 
 OVERRIDES_HELP = """\
 overrides (any number, after or between the options):
-  key=value      set a key: data.symbol=ETHUSDT, agent.lr=1e-4, env.market.margin.leverage=3
+  key=value      set a key: data.symbol=ETHUSDT, agent.lr=1e-4, risk.max_leverage=3
   group=option   pick a config group's option: agent=sb3_ppo, data=synthetic, experiment=smoke
   +key=value     add a key the config lacks, e.g. +env.splits.train=[2022-01-01,2022-06-30]
   ++key=value    add the key, or override it when present
@@ -178,6 +178,7 @@ def run_command(
     show_config: Callable[[], DictConfig] | None = None,
     after: Callable[[Summary], None] | None = None,
     around: Callable[[list[AsterRLConfig]], contextlib.AbstractContextManager[object]] | None = None,
+    resolve_instrument: bool = True,
 ) -> int:
     """Run ``job`` as the options say: print the config, print Hydra's info, sweep, or run once.
 
@@ -185,21 +186,22 @@ def run_command(
         prints its checkpoint's).
     :param after: called with the summary of a single run (not in a sweep), e.g. to print it.
     :param around: see ``multirun``.
+    :param resolve_instrument: see ``AsterRLConfig.validate`` (``asterrl data`` does without).
     """
     args, overrides = run.args, run.overrides
     if getattr(args, "cfg", None) or getattr(args, "info", None):
         return show(args, overrides, show_config)
     if getattr(args, "multirun", False):
-        return multirun(overrides, job, around)
-    summary = job(load_typed(overrides))
+        return multirun(overrides, job, around, resolve_instrument)
+    summary = job(load_typed(overrides, resolve_instrument))
     if after is not None:
         after(summary)
     return 0
 
 
-def load_typed(overrides: Sequence[str]) -> AsterRLConfig:
+def load_typed(overrides: Sequence[str], resolve_instrument: bool = True) -> AsterRLConfig:
     """The validated configuration of ``overrides``."""
-    return to_typed(compose_config(overrides))
+    return to_typed(compose_config(overrides), resolve_instrument)
 
 
 def show(
@@ -259,6 +261,7 @@ def _logging_restored() -> Iterator[None]:
         logger for logger in logging.Logger.manager.loggerDict.values() if isinstance(logger, logging.Logger)
     )]  # fmt: skip
     saved = [(lg, lg.level, list(lg.handlers), lg.disabled, lg.propagate) for lg in loggers]
+    _reset_hydra_loggers()  # a previous Hydra run may have disabled them (its --info prints through them)
     try:
         yield
     finally:
@@ -266,10 +269,15 @@ def _logging_restored() -> Iterator[None]:
             logger.setLevel(level)
             logger.handlers[:] = handlers
             logger.disabled, logger.propagate = disabled, propagate
-        for name, added in list(logging.Logger.manager.loggerDict.items()):
-            if isinstance(added, logging.Logger) and added not in loggers and name.startswith("hydra"):
-                added.handlers.clear()
-                added.setLevel(logging.WARNING)
+        _reset_hydra_loggers()
+
+
+def _reset_hydra_loggers() -> None:
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger) and name.startswith("hydra"):
+            logger.handlers.clear()
+            logger.setLevel(logging.NOTSET)
+            logger.disabled, logger.propagate = False, True
 
 
 @contextlib.contextmanager
@@ -303,6 +311,7 @@ def multirun(
     overrides: list[str],
     job: Job,
     around: Callable[[list[AsterRLConfig]], contextlib.AbstractContextManager[object]] | None = None,
+    resolve_instrument: bool = True,
 ) -> int:
     """Hydra's multirun of ``job`` over ``overrides``; every job's config is composed and validated first.
 
@@ -316,7 +325,7 @@ def multirun(
     from hydra.core.hydra_config import HydraConfig
 
     axes, jobs = sweep_axes([o for o in overrides if not o.startswith(("hydra.", "hydra/"))])
-    configs = [load_typed(job_overrides) for job_overrides in jobs]
+    configs = [load_typed(job_overrides, resolve_instrument) for job_overrides in jobs]
     basic = not any(o.startswith("hydra/sweeper=") and not o.endswith("=basic") for o in overrides)
     rows: list[dict[str, Cell]] = []
     sweep_dirs: list[Path] = []
@@ -328,7 +337,7 @@ def multirun(
         point = {key: given.get(key, "") for key in axes}
         sweep_dirs.append(Path(str(hydra_cfg.sweep.dir)))
         try:
-            outcome: Summary = job(to_typed(cfg))
+            outcome: Summary = job(to_typed(cfg, resolve_instrument))
             row = sweep_row(int(hydra_cfg.job.num), point, {"status": "ok", **(outcome or {})})
         except AsterRLError as exc:
             errors.append(exc)

@@ -22,7 +22,7 @@ from asterrl.errors import ConfigError
 from asterrl.features.config import FeaturesConfig
 from asterrl.forecast.config import ForecastConfig
 from asterrl.risk import RiskLimits
-from envs.config import EnvConfig
+from envs.config import EnvConfig, check_splits_inside_span
 from experiments.suggest import did_you_mean
 from experiments.training.config import ExperimentConfig, RayConfig, TrainConfig
 
@@ -50,6 +50,22 @@ class AsterRLConfig:
         """The validated agent section as its dataclass."""
         return validate_agent(self.agent)
 
+    def validate(self, resolve_instrument: bool = True) -> AsterRLConfig:
+        """Check every section before any work starts; one ``ConfigError`` line naming the key.
+
+        :param resolve_instrument: also resolve ``data.symbol``'s instrument (store, instrument files,
+            bundled) and check the risk limits and the date splits against it and ``data.start/end``;
+            ``asterrl data`` skips it, since fetching is how a new symbol's instrument arrives.
+        """
+        validate_sections(self)
+        check_splits_inside_span(self.env, self.data)
+        if resolve_instrument:
+            from asterrl.data.instruments import instrument_of
+
+            instrument = instrument_of(self.data)
+            _validate_tree(self.risk, "risk", lambda risk: risk.validate(instrument))
+        return self
+
 
 SCHEMA_NAME = "asterrl_schema"
 
@@ -60,7 +76,7 @@ def register() -> None:
     register_agent_schemas()
 
 
-def validate(cfg: AsterRLConfig) -> AsterRLConfig:
+def validate_sections(cfg: AsterRLConfig) -> AsterRLConfig:
     """Run every section's checks (innermost dataclass first); return ``cfg``.
 
     :raises ConfigError: one line that names the key: a message that names none is prefixed with the

@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from asterrl.sim.instrument import Instrument
 from experiments.hydra_cli import CommandParser, Summary, command_parser, parse, run_command
 from experiments.schema import AsterRLConfig
 
@@ -107,7 +108,7 @@ def compare(
     first, last = split_span(base, market.bars, split)
     notes = [
         f"Data: {market.market.key.label()} from {market.market.source}, "
-        f"data hash `{market.data_hash[:16]}`.",
+        f"data hash `{market.data_hash[:16]}`; instrument {_instrument_line(market.instrument)}.",
         f"Split: `{split}`, bars {first} .. {last} "
         f"({_day(market.bars, first)} .. {_day(market.bars, last)}): every agent is measured over the "
         "same bars, same market model and risk limits; an agent stopped by "
@@ -120,9 +121,21 @@ def compare(
     report_dir = root / "report"
     path = write_report(results, report_dir, f"asterrl compare — {base.experiment.name}", notes)
     write_text(report_dir / "config.yaml", to_yaml(base))
-    record = run_record(base.seed, market.data_hash, {"runs": [name for name, _ in results]})
+    record = run_record(
+        base.seed,
+        market.data_hash,
+        {"runs": [name for name, _ in results], "instrument": market.instrument.to_dict()},
+    )
     write_json(report_dir / "run.json", record)
     return path
+
+
+def _instrument_line(instrument: Instrument) -> str:
+    """The instrument's rules in one line for the report."""
+    return (
+        f"{instrument.symbol} (tick {instrument.tick_size:g}, lot {instrument.step_size:g}, "
+        f"min notional {instrument.min_notional:g} USDT, max leverage {instrument.max_leverage:g}x)"
+    )
 
 
 def reusable_run(cfg: AsterRLConfig, data_hash: str) -> Path | None:

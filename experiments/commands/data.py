@@ -1,4 +1,8 @@
-"""``asterrl data {fetch,import,validate,list}``: market data into and out of the embedded store."""
+"""``asterrl data {fetch,import,validate,list,instruments}``: market data into and out of the store.
+
+``fetch`` also stores the exchange's ``exchangeInfo`` entry of each symbol beside its bars;
+``instruments`` lists every symbol whose ``Instrument`` can be resolved, and where from.
+"""
 
 from __future__ import annotations
 
@@ -38,10 +42,12 @@ from experiments.schema import AsterRLConfig
 DESCRIPTION = """\
 Market data into and out of the embedded store ($ASTERRL_HOME/store, or data.store_dir).
 
-  fetch     fetch bars (and funding and mark for perps) from Aster (Binance as the fallback) into the store
-  import    import a file, or every data file under a folder, into the store
-  validate  print the validation report of a file (exit 0 when usable)
-  list      list the series in the store
+  fetch        fetch bars (funding and mark for perps) and the symbol's trading rules (exchangeInfo)
+               from Aster (Binance as the fallback) into the store
+  import       import a file, or every data file under a folder, into the store
+  validate     print the validation report of a file (exit 0 when usable)
+  list         list the series in the store
+  instruments  list the symbols' trading rules (store, data.instrument_files, bundled)
 
 examples:
   asterrl data fetch --symbols BTCUSDT,ETHUSDT --interval 1h --timerange 20240101-20240601
@@ -63,10 +69,15 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(
-        dest="action", required=True, metavar="{fetch,import,validate,list}", parser_class=CommandParser
+        dest="action",
+        required=True,
+        metavar="{fetch,import,validate,list,instruments}",
+        parser_class=CommandParser,
     )
 
-    fetch = _subcommand(sub, "fetch", "fetch bars, funding and mark into the store", FETCH_HELP)
+    fetch = _subcommand(
+        sub, "fetch", "fetch bars, funding, mark and the symbol's trading rules into the store", FETCH_HELP
+    )
     fetch.add_argument("--symbols", help="comma-separated symbols, e.g. BTCUSDT,ETHUSDT (data.symbol)")
     fetch.add_argument("--interval", choices=SUPPORTED_INTERVALS, help="bar interval (data.interval)")
     fetch.add_argument(
@@ -83,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_spec_options(val)
 
     _subcommand(sub, "list", "list the series in the store")
+    _subcommand(sub, "instruments", "list the symbols' trading rules (store, data.instrument_files, bundled)")
     return parser
 
 
@@ -143,14 +155,16 @@ def run(argv: Sequence[str]) -> int:
             code = _import(store, cfg, args)
         elif args.action == "validate":
             code = _validate(cfg, args)
+        elif args.action == "instruments":
+            code = _instruments(store, cfg)
         else:
             code = _list(store)
         if code:
             raise _Exit(code)
         return None
 
-    try:
-        return run_command(invocation, job)
+    try:  # fetching is how a new symbol's rules arrive: no instrument is needed up front
+        return run_command(invocation, job, resolve_instrument=False)
     except _Exit as done:
         return done.code
 
@@ -237,6 +251,22 @@ def _list(store: MarketStore) -> int:
     return 0
 
 
+def _instruments(store: MarketStore, cfg: AsterRLConfig) -> int:
+    from asterrl.data.instruments import known_instruments
+
+    print(
+        f"{'symbol':<12} {'tick':>10} {'lot':>10} {'min qty':>10} {'min notional':>12} {'max lev':>8}  "
+        "tiers  from"
+    )
+    for inst, where in known_instruments(cfg.data.instrument_files, store):
+        print(
+            f"{inst.symbol:<12} {inst.tick_size:>10g} {inst.step_size:>10g} {inst.min_qty:>10g} "
+            f"{inst.min_notional:>12g} {inst.max_leverage:>7g}x  {len(inst.brackets):>5}  {where}"
+            f" (tiers: {inst.source.get('brackets', where)})"
+        )
+    return 0
+
+
 def _fetch_command(invocation: CommandRun) -> int:
     """``fetch``: one fetch per symbol of ``--symbols`` (every config composed and checked first)."""
     args, overrides = invocation.args, invocation.overrides
@@ -247,10 +277,11 @@ def _fetch_command(invocation: CommandRun) -> int:
         raise ConfigError("--symbols needs at least one symbol, e.g. --symbols BTCUSDT,ETHUSDT")
     if args.cfg or args.info or args.multirun:
         per_symbol = [f"data.symbol={symbols[0]}"] if symbols else []
-        return run_command(CommandRun(args, [*overrides, *extra, *per_symbol]), _fetch_job)
-    configs = [load_config([*overrides, *extra, f"data.symbol={s}"]) for s in symbols] or [
-        load_config([*overrides, *extra])
-    ]
+        invocation = CommandRun(args, [*overrides, *extra, *per_symbol])
+        return run_command(invocation, _fetch_job, resolve_instrument=False)
+    configs = [
+        load_config([*overrides, *extra, f"data.symbol={s}"], resolve_instrument=False) for s in symbols
+    ] or [load_config([*overrides, *extra], resolve_instrument=False)]
     for cfg in configs:
         _fetch_job(cfg)
     return 0
@@ -274,5 +305,10 @@ def _fetch(store: MarketStore, cfg: AsterRLConfig) -> int:
     for result in results:
         label = result.key.label()
         print(f"{label}: {result.added} rows added, {result.updated} updated, {result.total} stored")
+    from asterrl.data.instruments import read_snapshot
+
+    snapshot = read_snapshot(store, cfg.data.symbol)
+    if snapshot is not None:
+        print(f"instrument {snapshot.symbol}: exchangeInfo from {snapshot.source} stored")
     print(f"store: {store.root}")
     return 0

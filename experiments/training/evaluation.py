@@ -59,7 +59,7 @@ def evaluate_policy(policy: Policy, core: EnvCore, seed: int = 0, start_bar: int
     """
     env = AsterPerpVectorEnv(num_envs=1, core=core)
     stamps = core.data.timestamps
-    value_close = core.data.values[:, L.M_VALUE_CLOSE]
+    value_close = core.data.values[:, L.Market.VALUE_CLOSE]
     split_end = core.coverage_range[2]
     options = {"start_bar": start_bar} if start_bar is not None else None
     obs, info = env.reset(seed=seed, options=options)

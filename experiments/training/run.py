@@ -315,6 +315,7 @@ class TrainingLoop:
             "framework": self.agent.framework,
             "agent_schema": schema_name(self.agent),
             "observation_features": list(self.market.features.columns),
+            "instrument": self.market.instrument.to_dict(),
             "resumed_from": resumed,
         }
         create_run(self.paths, self.cfg, self.market.data_hash, extra)

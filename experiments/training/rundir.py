@@ -171,7 +171,6 @@ def load_run_config(run_dir: Path, agent_schema: str, overrides: list[str] | Non
     """The typed config a run was trained with (its ``config.yaml``) plus ``overrides``, validated."""
     from agents.config import AGENT_SCHEMAS
     from asterrl.errors import ConfigError
-    from experiments.schema import validate
 
     path = run_dir / CONFIG_YAML
     if not path.exists():
@@ -187,4 +186,4 @@ def load_run_config(run_dir: Path, agent_schema: str, overrides: list[str] | Non
         text = str(exc).strip().splitlines()[0]
         raise ConfigError(f"cannot use {path} with the given overrides: {text}") from None
     assert isinstance(cfg, AsterRLConfig)
-    return validate(cfg)
+    return cfg.validate()

@@ -77,14 +77,14 @@ def test_leverage_costs_fills_and_round_trips_of_an_evaluation(
     long_max, _, flat = evaluations
     cfg = load_config(SYNTHETIC)
     market = prepare_market(cfg, show_progress=False)
-    value_close = evaluation_core(cfg, market, "test").data.values[:, L.M_VALUE_CLOSE]
+    value_close = evaluation_core(cfg, market, "test").data.values[:, L.Market.VALUE_CLOSE]
     bars = np.searchsorted(market.bars["timestamp"].to_numpy(), long_max.trace.timestamps[1:])
     expected = np.abs(long_max.trace.position) * value_close[bars] / long_max.trace.equity[1:]
     np.testing.assert_allclose(long_max.leverage, expected, rtol=1e-12)
     x = long_max.exposure
     assert x.peak_leverage == pytest.approx(float(np.max(expected)))
     assert x.mean_leverage == pytest.approx(float(np.mean(expected)))
-    # The position scale is min(risk.max_leverage 3, margin leverage 5): a full long is near 3x (it drifts
+    # The position scale is risk.max_leverage (3): a full long is near 3x (it drifts
     # with the price between the fills that keep it at the target).
     assert 2.5 < x.peak_leverage < 4.0 and 0.0 < x.mean_leverage < x.peak_leverage
     assert x.slippage_paid > 0.0 and x.fees_paid > 0.0

@@ -131,8 +131,8 @@ def test_resume_never_writes_a_checkpoint_twice_and_a_refused_resume_changes_not
 @pytest.mark.slow
 def test_failed_commands_leave_no_run(cli, _isolated_home: Path) -> None:  # type: ignore[no-untyped-def]
     runs = _isolated_home / "runs"
-    bad_value = cli("train", *SB3, "env.market.margin.leverage=500")
-    assert bad_value.code == 2 and "config key 'env.market.margin.leverage'" in bad_value.err
+    bad_value = cli("train", *SB3, "risk.max_leverage=500")
+    assert bad_value.code == 2 and "risk.max_leverage=500.0 must lie in" in bad_value.err
     splits = ["+env.splits.train=[2023-01-01,2023-02-28]", "+env.splits.test=[2023-03-01,2023-03-31]"]
     no_bars = cli("train", *SB3, *splits, "+env.splits.validation=[2030-01-01,2030-02-01]")
     assert no_bars.code == 2 and "split 'validation'" in no_bars.err and "Traceback" not in no_bars.err
