@@ -1,4 +1,5 @@
-"""``asterrl data fetch`` as freqtrade users expect: several symbols, an interval and a time range."""
+"""``asterrl data fetch`` as freqtrade users expect: several symbols, an interval and a time range, with each
+symbol's trading rules stored beside its bars."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from asterrl.data.instruments import read_snapshot
 from asterrl.data.schema import DataKind, Market, SeriesKey
 from asterrl.data.sources.synthetic import SyntheticMarket
 from asterrl.data.store import MarketStore
@@ -46,5 +48,9 @@ def test_fetch_symbols_interval_and_timerange(cli, _isolated_home: Path) -> None
         pd.testing.assert_frame_equal(stored, january, check_exact=True)
         assert f"perp {symbol} 1h ohlcv: 744 rows added" in result.out
         assert store.has(SeriesKey(DataKind.FUNDING, Market.PERP, symbol, None))
+        # the symbol's trading rules (exchangeInfo) are stored beside its bars
+        snapshot = read_snapshot(store, symbol)
+        assert snapshot is not None and snapshot.symbol == symbol
+        assert f"instrument {symbol}: exchangeInfo from" in result.out
     bad = cli("data", "fetch", "--timerange", "2023-01-01")
     assert bad.code == 2 and "--timerange '2023-01-01': expected YYYYMMDD-YYYYMMDD" in bad.err
