@@ -61,12 +61,14 @@ def quiet_ray() -> None:
 
 
 @contextmanager
-def ray_session(cfg: RayConfig) -> Iterator[None]:
+def ray_session(cfg: RayConfig, run_dir: Path | None = None) -> Iterator[None]:
     """Ray for the duration of the block; shut down after it (only what this block started).
 
     Local: ``num_cpus`` CPUs, no dashboard, bound to ``node_ip_address``, files in a short temporary
     folder removed afterwards. Cluster: ``ray.init(address=...)``. Ray already running (a Tune trial): used
     as it is.
+
+    :param run_dir: not used: Ray's files never go into a run folder (callers that name one still work).
     """
     import ray
 

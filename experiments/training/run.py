@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import torch
 from tqdm import tqdm
@@ -231,13 +232,10 @@ class TrainingLoop:
     def run(self, progress: bool) -> TrainResult:
         """Train from the start iteration to ``train.iterations``; the run's result."""
         previous = read_run_json(self.paths.run_dir) if self.in_place else {}
-        self._open()
         cfg, trainer = self.cfg, self.trainer
         total: int = cfg.train.iterations
-        evaluation: Evaluation | None = None
         watch = CoverageWatch(cfg.train.min_coverage, self.cores.train.coverage_range)
         watch.log = [row for row in previous.get("coverage", []) if row.get("iteration", 0) <= self.start]
-        postfix = Postfix()
         bar = tqdm(
             total=total,
             initial=self.start,
@@ -248,35 +246,9 @@ class TrainingLoop:
             "[{elapsed}<{remaining}{postfix}]",
         )
         try:
-            with StopRequest() as stop:
-                for it in range(self.start + 1, total + 1):
-                    scalars = trainer.iterate()
-                    self._writer("").rl_scalars(scalars, trainer.env_steps)
-                    coverage = trainer.coverage().summary()
-                    self._writer("").coverage(coverage, trainer.env_steps)
-                    warning = watch.update(it, trainer.env_steps, coverage)
-                    if warning:
-                        bar.write(f"warning: {warning}")
-                    bar.set_postfix_str(postfix.text(scalars, coverage), refresh=False)
-                    bar.update(1)
-                    last = it == total
-                    improved = False
-                    if last or (cfg.train.eval_every and it % cfg.train.eval_every == 0):
-                        evaluation = self._evaluate()
-                        improved = self.best.improves(evaluation.metrics.as_dict(), it)
-                    every = cfg.train.checkpoint_every
-                    if last or improved or stop.requested or (every and it % every == 0):
-                        self._checkpoint(it, improved, last, watch)
-                    for writer in self.writers.values():
-                        writer.flush()
-                    if stop.requested and not last:
-                        bar.write(
-                            f"interrupted after iteration {it} of {total}; continue with: asterrl train "
-                            f"<the same overrides> train.resume={self.paths.run_dir}",
-                            file=sys.stderr,
-                        )
-                        update_run_json(self.paths, {"status": "interrupted", **watch.record()})
-                        raise KeyboardInterrupt
+            with StopRequest() as stop:  # from here on, Ctrl-C leaves a run marked, or no run at all
+                self._open()
+                evaluation = self._iterations(stop, watch, bar)
         except BaseException as exc:
             self._abandon(exc, previous)
             raise
@@ -284,7 +256,6 @@ class TrainingLoop:
             bar.close()
             for writer in self.writers.values():
                 writer.close()
-        assert evaluation is not None
         write_json(self.paths.run_dir / "eval" / f"{cfg.train.eval_split}.json", evaluation.metrics.as_dict())
         update_run_json(self.paths, {"status": "complete", "finished_utc": _now(), **watch.record()})
         best = self.paths.checkpoints / BEST
@@ -296,6 +267,42 @@ class TrainingLoop:
             trainer.env_steps,
             evaluation,
         )
+
+    def _iterations(self, stop: StopRequest, watch: CoverageWatch, bar: tqdm[NoReturn]) -> Evaluation:
+        """The loop: iterate, log, evaluate, checkpoint; stop after the iteration Ctrl-C came in."""
+        cfg, trainer, total = self.cfg, self.trainer, self.cfg.train.iterations
+        evaluation: Evaluation | None = None
+        postfix = Postfix()
+        for it in range(self.start + 1, total + 1):
+            scalars = trainer.iterate()
+            self._writer("").rl_scalars(scalars, trainer.env_steps)
+            coverage = trainer.coverage().summary()
+            self._writer("").coverage(coverage, trainer.env_steps)
+            warning = watch.update(it, trainer.env_steps, coverage)
+            if warning:
+                bar.write(f"warning: {warning}")
+            bar.set_postfix_str(postfix.text(scalars, coverage), refresh=False)
+            bar.update(1)
+            last = it == total
+            improved = False
+            if last or (cfg.train.eval_every and it % cfg.train.eval_every == 0):
+                evaluation = self._evaluate()
+                improved = self.best.improves(evaluation.metrics.as_dict(), it)
+            every = cfg.train.checkpoint_every
+            if last or improved or stop.requested or (every and it % every == 0):
+                self._checkpoint(it, improved, last, watch)
+            for writer in self.writers.values():
+                writer.flush()
+            if stop.requested and not last:
+                bar.write(
+                    f"interrupted after iteration {it} of {total}; continue with: asterrl train "
+                    f"<the same overrides> train.resume={self.paths.run_dir}",
+                    file=sys.stderr,
+                )
+                update_run_json(self.paths, {"status": "interrupted", **watch.record()})
+                raise KeyboardInterrupt
+        assert evaluation is not None  # the last iteration always evaluates
+        return evaluation
 
     def _open(self) -> None:
         """Create the run folder, or mark the resumed one running again."""

@@ -135,7 +135,10 @@ def test_failed_commands_leave_no_run(cli, _isolated_home: Path) -> None:  # typ
     assert bad_value.code == 2 and "risk.max_leverage=500.0 must lie in" in bad_value.err
     splits = ["+env.splits.train=[2023-01-01,2023-02-28]", "+env.splits.test=[2023-03-01,2023-03-31]"]
     no_bars = cli("train", *SB3, *splits, "+env.splits.validation=[2030-01-01,2030-02-01]")
-    assert no_bars.code == 2 and "split 'validation'" in no_bars.err and "Traceback" not in no_bars.err
+    assert no_bars.code == 2 and "env.splits.validation" in no_bars.err and "Traceback" not in no_bars.err
+    # found only once the data is loaded: still before anything is written
+    short = cli("train", *SB3, "env.window=3000")
+    assert short.code == 2 and "split 'train' is too short for window 3000" in short.err
     assert not runs.exists() or not any(runs.rglob("run.json"))
     # Two quick Ctrl-C during the first iteration: nothing was saved, so nothing is left.
     big = [*SB3, "agent.train_batch_size=16384", "agent.minibatch_size=256", "train.iterations=20"]
