@@ -10,7 +10,7 @@ import pytest
 
 from envs.coverage import EpisodeCoverage
 from experiments.config import load_config
-from experiments.training.run import CoverageWatch
+from experiments.training.progress import CoverageWatch
 from experiments.training.tensorboard import read_scalars
 
 TINY = ["data=synthetic", "experiment=smoke", "train.progress=false", "env.episode_length=16"]
