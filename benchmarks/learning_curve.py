@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -70,7 +71,9 @@ def _run(spec: str, seed: int, args: argparse.Namespace, extra: list[str]) -> di
 
 
 def _mean(values: list[float]) -> float:
-    return sum(values) / len(values) if values else float("nan")
+    """Mean of the finite values (an iteration that finished no episode reports NaN)."""
+    finite = [v for v in values if math.isfinite(v)]
+    return sum(finite) / len(finite) if finite else float("nan")
 
 
 def table(runs: dict[str, dict[str, dict[str, Any]]], env_steps: int, width: int) -> str:
@@ -111,10 +114,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--before-tree", default=before, help="checkout of the code before issue 12")
     parser.add_argument("--setting", action="append", help="NAME=FRAMEWORK[@before][:k=v,...] (repeatable)")
     parser.add_argument("--out", help="keep the raw curves here (JSON); runs already in it are not redone")
+    parser.add_argument("--table-only", action="store_true", help="print the table of --out; train nothing")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args, overrides = parser.parse_known_args(argv)
     if args.worker:
         print(json.dumps(curve(args.worker, args.env_steps, args.eval_every, overrides)))
+        return 0
+    if args.table_only:
+        print(table(json.loads(Path(args.out).read_text()), args.env_steps, args.eval_every))
         return 0
     settings = args.setting or DEFAULT_SETTINGS
     seeds = [int(s) for s in args.seeds.split(",")]

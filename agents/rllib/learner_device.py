@@ -9,6 +9,7 @@ from host memory) on both devices and keeps the GPU only when it beats the CPU b
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -19,6 +20,8 @@ from asterrl.errors import ConfigError
 
 #: The GPU must take at most this share of the CPU's time per update to be chosen.
 GPU_MARGIN = 0.9
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,16 @@ def update_seconds(workload: LearnerWorkload, device: str, repeats: int = 20) ->
 @lru_cache(maxsize=32)
 def gpu_is_faster(workload: LearnerWorkload) -> bool:
     """Measured on this machine: whether the update of ``workload`` runs faster on CUDA than on the CPU."""
-    return update_seconds(workload, "cuda") <= GPU_MARGIN * update_seconds(workload, "cpu")
+    gpu, cpu = update_seconds(workload, "cuda"), update_seconds(workload, "cpu")
+    faster = gpu <= GPU_MARGIN * cpu
+    log.info(
+        "PPO update of %s: %.2f ms on CUDA, %.2f ms on the CPU: learner on the %s",
+        workload,
+        gpu * 1e3,
+        cpu * 1e3,
+        "GPU" if faster else "CPU",
+    )
+    return faster
 
 
 def learner_on_gpu(
