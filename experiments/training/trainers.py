@@ -93,9 +93,8 @@ class RLlibTrainer:
     """RLlib PPO; Ray must be running (``ray_session``)."""
 
     def __init__(self, cfg: PPOConfig, core: EnvCore, seed: int) -> None:
-        from agents.rllib.config import build_rllib_ppo, register_env
+        from agents.rllib.config import build_rllib_ppo
 
-        register_env()
         self.cfg = cfg
         self.algo = build_rllib_ppo(cfg, core, seed).build_algo()
         self.env_steps = 0

@@ -7,20 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from agents.rllib.config import learner_gpus
-from agents.sb3.ppo import torch_device
-from asterrl.errors import ConfigError
-
-
-def test_learner_device_decision() -> None:
-    assert learner_gpus("auto", cuda_available=True) == 1
-    assert learner_gpus("auto", cuda_available=False) == 0
-    assert learner_gpus("cpu", cuda_available=True) == 0
-    assert torch_device("auto", cuda_available=True) == "cuda"
-    assert torch_device("auto", cuda_available=False) == "cpu"
-    with pytest.raises(ConfigError):
-        learner_gpus("cuda", cuda_available=False)
-
 
 def test_train_rejects_a_rule_agent(cli) -> None:  # type: ignore[no-untyped-def]
     result = cli("train", "agent=grid", "data=synthetic")
