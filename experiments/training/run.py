@@ -294,10 +294,12 @@ class TrainingLoop:
             for writer in self.writers.values():
                 writer.flush()
             if stop.requested and not last:
-                bar.write(
+                bar.close()  # the bar's last state once, then the way to continue
+                print(
                     f"interrupted after iteration {it} of {total}; continue with: asterrl train "
                     f"<the same overrides> train.resume={self.paths.run_dir}",
                     file=sys.stderr,
+                    flush=True,
                 )
                 update_run_json(self.paths, {"status": "interrupted", **watch.record()})
                 raise KeyboardInterrupt
