@@ -115,8 +115,8 @@ def _is_write(call: ast.Call, guarded: bool) -> bool:
         return False
     name, owner = call.func.attr, getattr(call.func.value, "id", "")
     if name in DIRECT_WRITES:
-        # to_csv() / to_json() without a path return the text (a record's own ``to_json`` method too)
-        to_text = not call.args and all(k.arg != "path_or_buf" for k in call.keywords)
+        # to_csv()/to_json() without a path return the text (pandas, and our records' to_json)
+        to_text = not call.args and not any(k.arg == "path_or_buf" for k in call.keywords)
         return not (name in ("to_csv", "to_json") and to_text)
     if guarded:
         return False
