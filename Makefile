@@ -8,7 +8,7 @@ export RAY_AUTH_MODE ?= disabled
 
 SHARED_DATA ?= $(or $(ASTERRL_SHARED_DATA),../shared/data)
 
-.PHONY: setup train quickstart test lint bench clean
+.PHONY: setup train quickstart test lint bench clean chromium
 
 $(BIN)/asterrl: pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "error: $(PY) not found (Python 3.11 is required)"; exit 1; }
@@ -40,8 +40,15 @@ lint: setup
 	$(BIN)/ruff format --check asterrl envs agents experiments conf hydra_plugins tests benchmarks
 	$(BIN)/mypy
 
+## The HTML-report test opens the page in Debian's Chromium (driven by Playwright, never a downloaded
+## browser): installed here when missing and we are root; without it that one test is skipped.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1; } || \
+		echo "note: chromium not installed; the HTML report browser test will be skipped"
+
 ## The whole test suite, slow tests included, after lint and type checks.
-test: lint
+test: lint chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## Every benchmark script, one after the other (figures in benchmarks/README.md).

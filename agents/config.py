@@ -233,15 +233,18 @@ class HybridConfig:
 
 @dataclass
 class DemarkConfig:
-    """DeMark exhaustion: fade a completed TD Sequential buy/sell setup 9 or countdown 13.
+    """DeMark exhaustion: fade a completed TD Sequential buy/sell setup, TD Sequential countdown 13 or TD
+    Combo countdown 13 (rules in ``asterrl.features.kernels.demark``).
 
-    A buy signal (setup 9, perfected when ``require_perfection``, or countdown 13) goes long, a sell signal
-    short. A position closes after ``hold_bars``, at the opposite signal, or when the close crosses a stop
-    ``stop_atr`` ATRs from the signal bar's close.
+    A buy signal goes long, a sell signal short: a completed setup (on its bar 9, or, when
+    ``require_perfection``, on the bar 9 or later bar that perfects it), a TD Sequential countdown 13, a TD
+    Combo countdown 13. A position closes after ``hold_bars``, at the opposite signal, or when the close
+    crosses a stop ``stop_atr`` ATRs from the signal bar's close.
 
     :param use_setup: trade completed setups (9).
-    :param use_countdown: trade completed countdowns (13).
-    :param require_perfection: trade a setup only when it is perfected.
+    :param use_countdown: trade completed TD Sequential countdowns (13).
+    :param use_combo: trade completed TD Combo countdowns (13).
+    :param require_perfection: trade a setup only when (and where) it is perfected.
     :param hold_bars: bars a position is held at most.
     :param atr_period: ATR period of the stop, bars.
     :param stop_atr: stop distance in ATRs (0 disables it).
@@ -252,6 +255,7 @@ class DemarkConfig:
     name: str = "demark"
     use_setup: bool = True
     use_countdown: bool = True
+    use_combo: bool = True
     require_perfection: bool = True
     hold_bars: int = 24
     atr_period: int = 14
@@ -260,8 +264,8 @@ class DemarkConfig:
     allow_short: bool = True
 
     def validate(self) -> DemarkConfig:
-        if not (self.use_setup or self.use_countdown):
-            raise ConfigError("agent needs use_setup or use_countdown")
+        if not (self.use_setup or self.use_countdown or self.use_combo):
+            raise ConfigError("agent needs use_setup, use_countdown or use_combo")
         if self.hold_bars < 1 or self.atr_period < 1 or self.stop_atr < 0.0:
             raise ConfigError("agent.hold_bars and atr_period must be >= 1, stop_atr >= 0")
         _fraction("agent.fraction", self.fraction)

@@ -1,8 +1,9 @@
 """The one observation builder: a window of feature rows plus the account's state, float32.
 
 Used by the environments and by the live bridge, so what was trained is what trades. The feature part takes
-any float32 matrix with named columns (``FeatureMatrix``); until the feature pipeline plugs in,
-``builtin_features`` supplies a small set of bar transforms. Layout of one flat observation::
+any float32 matrix with named columns (``asterrl.features.FeatureMatrix``, the one class of that name);
+``builtin_features`` supplies a small set of bar transforms when no feature set is configured. Layout of
+one flat observation::
 
     [ features[t - window + 1, :], ..., features[t, :],  account fields (ACCOUNT_FIELDS order) ]
 
@@ -21,6 +22,7 @@ import pandas as pd
 from numba import njit
 
 from asterrl.errors import DataError
+from asterrl.features.matrix import FeatureMatrix
 from asterrl.sim.kernels import maintenance_margin
 
 #: Account fields appended to every observation, with their units.
@@ -34,29 +36,6 @@ ACCOUNT_FIELDS: tuple[str, ...] = (
     "last_funding_rate",  # most recent settled rate, bps
 )
 N_ACCOUNT_FIELDS = len(ACCOUNT_FIELDS)
-
-
-@dataclass(frozen=True, slots=True)
-class FeatureMatrix:
-    """Float32 features, one row per bar, aligned with the bars; row ``t`` uses data up to bar ``t``."""
-
-    values: npt.NDArray[np.float32]
-    columns: tuple[str, ...]
-
-    def __post_init__(self) -> None:
-        if self.values.ndim != 2 or self.values.shape[1] != len(self.columns):
-            raise DataError("feature values must be 2-D with one column per name")
-        object.__setattr__(self, "values", np.ascontiguousarray(self.values, dtype=np.float32))
-
-    @property
-    def first_valid_row(self) -> int:
-        """First row from which every value is finite (earlier rows are warm-up)."""
-        bad = np.flatnonzero(~np.all(np.isfinite(self.values), axis=1))
-        if bad.size == 0:
-            return 0
-        if bad[-1] == self.values.shape[0] - 1:
-            raise DataError("the last feature row holds NaN or inf")
-        return int(bad[-1]) + 1
 
 
 def builtin_features(bars: pd.DataFrame) -> FeatureMatrix:
@@ -79,7 +58,8 @@ def builtin_features(bars: pd.DataFrame) -> FeatureMatrix:
     vol_change = np.clip(np.concatenate(([np.nan], np.diff(lv))), -5.0, 5.0)
     values = np.stack([ret, rng, body, upper, lower, vol_change], axis=1).astype(np.float32)
     names = ("log_return", "log_range", "log_body", "upper_wick", "lower_wick", "log_volume_change")
-    return FeatureMatrix(values, names)
+    stamps = bars["timestamp"].to_numpy(np.int64) if "timestamp" in bars.columns else None
+    return FeatureMatrix(values, names, stamps, warmup=min(1, len(bars)))
 
 
 @dataclass(frozen=True, slots=True)

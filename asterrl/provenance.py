@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import subprocess
@@ -11,6 +10,8 @@ import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from asterrl.files import atomic_write, atomic_write_json
 
 #: Distributions whose versions every run records.
 TRACKED_PACKAGES = (
@@ -63,8 +64,5 @@ def write_run_record(
     run_dir: Path, config_yaml: str, seed: int, data_hash: str | None, extra: dict[str, Any] | None = None
 ) -> Path:
     """Write ``config.yaml`` (the resolved config) and ``run.json`` (provenance) into ``run_dir``."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(config_yaml)
-    path = run_dir / "run.json"
-    path.write_text(json.dumps(run_record(seed, data_hash, extra), indent=2, sort_keys=True))
-    return path
+    atomic_write(run_dir / "config.yaml", config_yaml)
+    return atomic_write_json(run_dir / "run.json", run_record(seed, data_hash, extra), sort_keys=True)

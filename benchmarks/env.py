@@ -32,7 +32,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from asterrl.observation import FeatureMatrix, builtin_features  # noqa: E402
+from asterrl.features.matrix import FeatureMatrix  # noqa: E402
+from asterrl.observation import builtin_features  # noqa: E402
 from asterrl.risk import RiskLimits  # noqa: E402
 from envs import AsterPerpEnv, AsterPerpVectorEnv  # noqa: E402
 

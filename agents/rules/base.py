@@ -15,10 +15,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from agents.policy import ActionMapping, DecisionContext, FloatArray
+from asterrl.backtest.metrics import bars_per_year_of
 from asterrl.errors import ConfigError, DataError
-
-#: Milliseconds in a (crypto, 24/7) year, for annualising per-bar volatility.
-YEAR_MS = 365.0 * 24.0 * 3600.0 * 1000.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +43,8 @@ class PriceSeries:
 
     @property
     def bars_per_year(self) -> float:
-        """Bars in a year at the series' bar interval (the smallest step between bars)."""
-        if self.timestamps.shape[0] < 2:
-            raise DataError("need at least two bars to know the bar interval")
-        step = float(np.min(np.diff(self.timestamps)))
-        if step <= 0.0:
-            raise DataError("bar timestamps must increase")
-        return YEAR_MS / step
+        """Bars in a 365-day year at the series' bar interval (``asterrl.backtest.metrics``)."""
+        return bars_per_year_of(self.timestamps)
 
 
 class RuleAgent(ABC):
@@ -60,16 +53,33 @@ class RuleAgent(ABC):
     name: str = "rule"
 
     def __init__(self, mapping: ActionMapping | None = None) -> None:
-        self.mapping = mapping or ActionMapping()
+        self._mapping = mapping
         self._series: PriceSeries | None = None
         self._targets: FloatArray = np.zeros(0)
+
+    @property
+    def mapping(self) -> ActionMapping:
+        """The env's action mapping (action type, levels, position scale); a rule agent refuses to run
+        without it, since its targets are fractions of the env's position scale."""
+        if self._mapping is None:
+            raise ConfigError(
+                f"{self.name}: built without the env's action mapping; pass the env's ActionMapping "
+                "(agents.registry.build_rule_agent(cfg, mapping)) so targets use its position scale"
+            )
+        return self._mapping
 
     @abstractmethod
     def compute_targets(self, series: PriceSeries) -> FloatArray:
         """Target position per bar, fraction of the position scale in [-1, 1] (the strategy's rule)."""
 
+    def decision_series(self, series: PriceSeries) -> dict[str, FloatArray]:
+        """Every per-bar series the rule decides from, by name, ``target`` included (what
+        ``asterrl features check-lookahead --agent`` checks)."""
+        return {"target": np.asarray(self.compute_targets(series), dtype=np.float64)}
+
     def prepare(self, bars: pd.DataFrame | PriceSeries) -> RuleAgent:
         """Compute the targets over ``bars`` (the frame the env was built on); return ``self``."""
+        self.mapping  # noqa: B018  (refuse to run without the env's mapping, before any work)
         series = bars if isinstance(bars, PriceSeries) else PriceSeries.from_bars(bars)
         targets = np.asarray(self.compute_targets(series), dtype=np.float64)
         if targets.shape != series.close.shape:

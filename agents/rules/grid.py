@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from agents.config import GridConfig
-from agents.policy import ActionMapping, FloatArray
+from agents.policy import ActionMapping, BoolArray, FloatArray
 from agents.rules.base import PriceSeries, RuleAgent
 from agents.rules.kernels import grid_targets
 from asterrl.features.kernels.rolling import ema
@@ -19,9 +21,15 @@ class GridTrader(RuleAgent):
         self.name = self.config.name
 
     def compute_targets(self, series: PriceSeries) -> FloatArray:
+        return self.leg(series, np.ones(series.close.shape[0], dtype=np.bool_), fresh_start=False)
+
+    def leg(self, series: PriceSeries, active: BoolArray, fresh_start: bool) -> FloatArray:
+        """Targets of a grid that trades only on ``active`` bars; with ``fresh_start`` it starts flat at
+        each activation and trades only the lines crossed from then on (see ``grid_targets``)."""
         c = self.config
         anchor = ema(series.close, c.anchor_period)
         spacing = c.spacing_atr * atr(series.high, series.low, series.close, c.atr_period)
         return grid_targets(
-            series.close, anchor, spacing, c.levels, c.stop_levels, c.max_fraction, c.allow_short
-        )
+            series.close, anchor, spacing, c.levels, c.stop_levels, c.max_fraction, c.allow_short,
+            active, fresh_start,
+        )  # fmt: skip

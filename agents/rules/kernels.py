@@ -14,6 +14,19 @@ from numba import njit
 
 
 @njit(cache=True)
+def _start_line(z: float, levels: int, fresh_start: bool) -> int:
+    """Units a grid starting (or re-arming) at distance ``z`` counts from: the units its rule would hold
+    there when ``fresh_start``, else 0 (it counts from the anchor)."""
+    if not fresh_start:
+        return 0
+    if z <= -1:
+        return min(levels, math.floor(-z))
+    if z >= 1:
+        return max(-levels, math.ceil(-z))
+    return 0
+
+
+@njit(cache=True)
 def grid_targets(
     close: np.ndarray,
     anchor: np.ndarray,
@@ -22,35 +35,52 @@ def grid_targets(
     stop_levels: float,
     max_fraction: float,
     allow_short: bool,
+    active: np.ndarray,
+    fresh_start: bool,
 ) -> np.ndarray:
     """Grid of lines at ``anchor + j * spacing``; holdings ``u`` units, ``|u| <= levels``.
 
-    With ``z = (close - anchor) / spacing``, a close at or below line ``-(u + 1)`` buys down to line
-    ``floor(-z)``, a close at or above line ``-(u - 1)`` sells up to ``ceil(-z)`` (one line of hysteresis).
-    ``|z| >= levels + stop_levels`` (when ``stop_levels > 0``) flattens the grid until ``|z| <= levels``.
-    Target = ``u / levels * max_fraction`` (short units count 0 when ``allow_short`` is false).
+    With ``z = (close - anchor) / spacing`` and ``o`` the line the grid counts from, a close at or below
+    line ``-(u + o + 1)`` buys down to line ``floor(-z)``, a close at or above line ``-(u + o - 1)`` sells up
+    to ``ceil(-z)`` (one line of hysteresis). ``|z| >= levels + stop_levels`` (when ``stop_levels > 0``)
+    flattens the grid until ``|z| <= levels``. Target = ``u / levels * max_fraction`` (short units count 0
+    when ``allow_short`` is false).
+
+    The grid trades only on bars where ``active`` is true; elsewhere it is flat and forgets its units. It
+    starts flat on the first active bar (and when it re-arms after a stop): with ``fresh_start`` it counts
+    lines from the one the close is at (``o`` = the units the rule would hold there, so it trades only
+    lines crossed from then on), else from the anchor (``o = 0``: it at once holds what the price's
+    distance from the anchor says).
     """
     n = close.shape[0]
     out = np.zeros(n)
     u = 0
+    o = 0
+    running = False
     stopped = False
     for t in range(n):
         a = anchor[t]
         s = spacing[t]
-        if math.isnan(a) or math.isnan(s) or s <= 0.0:
+        if not active[t] or math.isnan(a) or math.isnan(s) or s <= 0.0:
             u = 0
+            running = False
+            stopped = False
             continue
         z = (close[t] - a) / s
+        if not running:
+            running = True
+            o = _start_line(z, levels, fresh_start)
         if stop_levels > 0.0 and abs(z) >= levels + stop_levels:
             u = 0
             stopped = True
         elif stopped and abs(z) <= levels:
             stopped = False
+            o = _start_line(z, levels, fresh_start)
         if not stopped:
-            if z <= -(u + 1):
-                u = min(levels, math.floor(-z))
-            elif z >= 1 - u:
-                u = max(-levels, math.ceil(-z))
+            if z <= -(u + o + 1):
+                u = min(levels, math.floor(-z) - o)
+            elif z >= 1 - (u + o):
+                u = max(-levels, math.ceil(-z) - o)
         held = u if (allow_short or u > 0) else 0
         out[t] = held / levels * max_fraction
     return out
@@ -65,19 +95,24 @@ def breakout_targets(
     exit_low: np.ndarray,
     size: np.ndarray,
     allow_short: bool,
+    active: np.ndarray,
 ) -> np.ndarray:
     """Channel breakout with a volatility-scaled size.
 
     ``entry_high``/``entry_low`` and ``exit_high``/``exit_low`` are channels over the bars *before* ``t``.
     Long when ``close > entry_high``, closed when ``close < exit_low``; short when ``close < entry_low``,
     closed when ``close > exit_high``. Target = direction x ``size[t]`` (NaN size or channels: flat).
+
+    Only bars where ``active`` is true trade: elsewhere the position is flat, so after an inactive spell a
+    position opens only on a fresh breakout (a close beyond the entry channel on an active bar).
     """
     n = close.shape[0]
     out = np.zeros(n)
     d = 0
     for t in range(n):
         if (
-            math.isnan(entry_high[t])
+            not active[t]
+            or math.isnan(entry_high[t])
             or math.isnan(entry_low[t])
             or math.isnan(exit_high[t])
             or math.isnan(exit_low[t])
@@ -97,23 +132,16 @@ def breakout_targets(
 
 
 @njit(cache=True)
-def regime_switch(
-    adx: np.ndarray,
-    vol_ratio: np.ndarray,
-    trend: np.ndarray,
-    grid: np.ndarray,
-    adx_trend: float,
-    adx_range: float,
-    vol_ratio_max: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Regime per bar (1 trending, 0 ranging, -1 flat) and the target of the active strategy.
+def market_regime(
+    adx: np.ndarray, vol_ratio: np.ndarray, adx_trend: float, adx_range: float, vol_ratio_max: float
+) -> np.ndarray:
+    """Regime per bar: 1 trending, 0 ranging, -1 flat.
 
     ``vol_ratio > vol_ratio_max`` is flat; else ADX >= ``adx_trend`` trends, ADX <= ``adx_range`` ranges,
     and an ADX in between keeps the previous trending/ranging regime (flat before the first one).
     """
     n = adx.shape[0]
     regime = np.full(n, -1.0)
-    out = np.zeros(n)
     last = -1
     for t in range(n):
         if math.isnan(adx[t]) or math.isnan(vol_ratio[t]):
@@ -122,13 +150,8 @@ def regime_switch(
             last = 1
         elif adx[t] <= adx_range:
             last = 0
-        current = -1 if vol_ratio[t] > vol_ratio_max else last
-        regime[t] = current
-        if current == 1:
-            out[t] = trend[t]
-        elif current == 0:
-            out[t] = grid[t]
-    return regime, out
+        regime[t] = -1 if vol_ratio[t] > vol_ratio_max else last
+    return regime
 
 
 @njit(cache=True)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from agents.config import VolTrendConfig
-from agents.policy import ActionMapping, FloatArray
+from agents.policy import ActionMapping, BoolArray, FloatArray
 from agents.rules.base import PriceSeries, RuleAgent
 from agents.rules.kernels import breakout_targets
 from asterrl.features.kernels.rolling import rolling_max, rolling_min
@@ -42,6 +42,11 @@ class VolTrend(RuleAgent):
         self.name = self.config.name
 
     def compute_targets(self, series: PriceSeries) -> FloatArray:
+        return self.leg(series, np.ones(series.close.shape[0], dtype=np.bool_))
+
+    def leg(self, series: PriceSeries, active: BoolArray) -> FloatArray:
+        """Targets of the breakout trading only on ``active`` bars: after an inactive spell it enters only
+        on a fresh breakout (see ``breakout_targets``)."""
         c = self.config
         size = volatility_size(
             series.close,
@@ -59,4 +64,5 @@ class VolTrend(RuleAgent):
             previous(rolling_min(series.low, c.exit_window)),
             size,
             c.allow_short,
+            active,
         )

@@ -14,6 +14,7 @@ from agents.config import PPOConfig
 from agents.policy import DecisionContext
 from agents.sb3.vec_env import SB3VecEnv
 from asterrl.errors import ConfigError
+from asterrl.files import atomic_path
 
 _ACTIVATIONS: dict[str, type[torch.nn.Module]] = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}
 
@@ -113,7 +114,8 @@ class SB3Policy:
     def save(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / "model.zip"
-        self.model.save(str(path))
+        with atomic_path(path) as temporary:
+            self.model.save(str(temporary))
         return path
 
 

@@ -10,6 +10,9 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+import numpy as np
+import numpy.typing as npt
+
 from asterrl.errors import DataError
 
 
@@ -55,6 +58,9 @@ PRICE_COLUMNS: dict[DataKind, tuple[str, str, str, str] | None] = {
 #: Column added by validation when a problem's policy is ``mark``: a bit mask of ``QualityFlag`` values.
 QUALITY_COLUMN = "quality_flags"
 
+#: Milliseconds in a 365-day year (crypto trades around the clock): the one year used to annualise.
+YEAR_MS = 365.0 * 86_400_000.0
+
 _UNITS_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
 #: Intervals Aster and Binance serve for klines (the calendar month ``1M`` is not a fixed length and is not
 #: supported by the store's gap checks).
@@ -69,6 +75,18 @@ def interval_ms(interval: str) -> int:
     if interval not in SUPPORTED_INTERVALS:
         raise DataError(f"unknown interval {interval!r}; expected one of {', '.join(SUPPORTED_INTERVALS)}")
     return int(interval[:-1]) * _UNITS_MS[interval[-1]]
+
+
+def bar_interval_ms(timestamps: npt.ArrayLike) -> int:
+    """Bar length of a series of bar open times (int64 ms UTC): the most common step between consecutive
+    bars, so that gaps (missing bars) do not change it. The one rule for inferring a bar interval."""
+    stamps = np.asarray(timestamps, dtype=np.int64)
+    if stamps.ndim != 1 or stamps.shape[0] < 2:
+        raise DataError("cannot infer the bar interval from fewer than two bars")
+    steps, counts = np.unique(np.diff(stamps), return_counts=True)
+    if steps[0] <= 0:
+        raise DataError("bar timestamps must be strictly increasing to infer the bar interval")
+    return int(steps[np.argmax(counts)])
 
 
 def interval_offset_ms(interval: str) -> int:

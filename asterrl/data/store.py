@@ -7,8 +7,9 @@ Layout under ``root``::
 
 Writes are upserts keyed by ``timestamp`` (re-importing or re-fetching a span leaves one copy; a newer value
 for an existing timestamp replaces the old, as when an exchange revises a kline) and atomic: the new version
-is written to a temporary file in the same folder, flushed to disk and renamed over the old one, so a writer
-killed at any point leaves the previous version readable. A per-series lock file serialises writers.
+is written to a temporary file in the same folder, flushed to disk and renamed over the old one
+(``asterrl.files``), so a writer killed at any point leaves the previous version readable. A per-series lock
+file serialises writers.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from asterrl.data.schema import OPTIONAL_COLUMNS, QUALITY_COLUMN, REQUIRED_COLUMNS, DataKind, SeriesKey
 from asterrl.errors import StoreError
+from asterrl.files import atomic_path, atomic_write, remove_stale_temporaries
 
 _DATA_FILE = "data.parquet"
 _META_FILE = "meta.json"
@@ -86,7 +87,7 @@ class MarketStore:
         folder = self.series_dir(key)
         folder.mkdir(parents=True, exist_ok=True)
         with _locked(folder / ".lock"):
-            _remove_stale_temporaries(folder)
+            remove_stale_temporaries(folder)
             old = self._read_file(key) if self.has(key) else None
             merged, added, updated = _upsert(old, new)
             if old is not None and added == 0 and updated == 0:
@@ -101,7 +102,7 @@ class MarketStore:
                 "source": source,
                 "sha256": frame_hash(merged),
             }
-            _atomic_write_bytes(json.dumps(meta, indent=1).encode(), folder / _META_FILE)
+            atomic_write(folder / _META_FILE, json.dumps(meta, indent=1))
         return WriteResult(key, added, updated, len(merged))
 
     # ------------------------------------------------------------------------------------------------- read
@@ -213,44 +214,9 @@ def _upsert(old: pd.DataFrame | None, new: pd.DataFrame) -> tuple[pd.DataFrame, 
 
 
 def _atomic_write_parquet(frame: pd.DataFrame, target: Path) -> None:
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    try:
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        with tmp.open("wb") as handle:
-            pq.write_table(table, handle, compression="zstd", row_group_size=256_000)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-        _fsync_dir(target.parent)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _atomic_write_bytes(payload: bytes, target: Path) -> None:
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    try:
-        with tmp.open("wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-        _fsync_dir(target.parent)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _remove_stale_temporaries(folder: Path) -> None:
-    """Delete temporaries left by writers that died (safe: callers hold the series lock)."""
-    for leftover in folder.glob(".*.tmp-*"):
-        leftover.unlink(missing_ok=True)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    with atomic_path(target) as temporary, temporary.open("wb") as handle:
+        pq.write_table(table, handle, compression="zstd", row_group_size=256_000)
 
 
 @contextmanager

@@ -6,7 +6,8 @@
 
 from asterrl.features.config import FeaturesConfig, FeatureSpecConfig, NormalizationConfig, NormalizationMode
 from asterrl.features.inputs import Input, MarketInputs
-from asterrl.features.pipeline import FeatureMatrix, FeaturePipeline, FeatureSpec
+from asterrl.features.matrix import FeatureMatrix
+from asterrl.features.pipeline import FeaturePipeline, FeatureSpec
 from asterrl.features.registry import REGISTRY, FeatureDef, get_feature, iter_features
 
 __all__ = [

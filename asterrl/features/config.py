@@ -63,3 +63,6 @@ class FeaturesConfig:
     normalization: NormalizationConfig = field(default_factory=NormalizationConfig)
     #: Symbol whose closes feed the cross-asset features (e.g. ``BTCUSDT``); required only when they are used.
     reference_symbol: str | None = None
+    #: Your own features: ``.py`` files or dotted modules imported before the set is resolved, each calling
+    #: ``asterrl.features.registry.register`` (check them with ``asterrl features check-lookahead``).
+    modules: list[str] = field(default_factory=list)

@@ -17,6 +17,7 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
+from asterrl.data.schema import bar_interval_ms
 from asterrl.errors import DataError
 
 T = TypeVar("T")
@@ -183,10 +184,7 @@ class MarketInputs:
             raise DataError(f"bars lack column(s) {', '.join(missing)}")
         stamps = bars["timestamp"].to_numpy(np.int64)
         if interval_ms is None:
-            if stamps.shape[0] < 2:
-                raise DataError("cannot infer the bar interval from fewer than two bars; pass interval_ms")
-            spacing, counts = np.unique(np.diff(stamps), return_counts=True)
-            interval_ms = int(spacing[np.argmax(counts)])
+            interval_ms = bar_interval_ms(stamps)
         taker = bars["taker_buy_volume"].to_numpy(np.float64) if "taker_buy_volume" in bars.columns else None
         if taker is not None and np.isnan(taker).any():
             taker = None

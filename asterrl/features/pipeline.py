@@ -9,22 +9,27 @@ what the live bridge does with a frozen policy's manifest.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 import asterrl.features.catalog  # noqa: F401  (fills the registry)
 from asterrl.errors import ConfigError, DataError
 from asterrl.features.config import FeaturesConfig, FeatureSpecConfig, NormalizationConfig, NormalizationMode
 from asterrl.features.inputs import MarketInputs
+from asterrl.features.matrix import FeatureMatrix
 from asterrl.features.normalization import ColumnStats, column_stats, normalize_column, validate
-from asterrl.features.registry import FeatureDef, ParamValue, format_param, get_feature
+from asterrl.features.registry import (
+    FeatureDef,
+    ParamValue,
+    format_param,
+    get_feature,
+    load_feature_modules,
+)
+from asterrl.files import atomic_write_json
 
 #: Version of the saved JSON layout.
 FORMAT_VERSION = 1
@@ -113,27 +118,6 @@ class FeatureSpec:
         }
 
 
-@dataclass(frozen=True)
-class FeatureMatrix:
-    """Features of one input: ``values[t, j]`` is column ``columns[j]`` at bar ``timestamp[t]``.
-
-    ``values`` is float32 in column-major (Fortran) order; rows before ``warmup`` hold NaN in at least one
-    column.
-    """
-
-    values: np.ndarray
-    columns: tuple[str, ...]
-    timestamp: np.ndarray
-    warmup: int
-
-    def to_frame(self, drop_warmup: bool = False) -> pd.DataFrame:
-        """``timestamp`` (int64 UTC ms, bar open) plus one float32 column per feature."""
-        start = self.warmup if drop_warmup else 0
-        frame = pd.DataFrame(self.values[start:], columns=list(self.columns), copy=False)
-        frame.insert(0, "timestamp", self.timestamp[start:])
-        return frame
-
-
 class FeaturePipeline:
     """Feature set + normalisation, built from a ``FeaturesConfig`` or a saved JSON file.
 
@@ -142,6 +126,7 @@ class FeaturePipeline:
     :param set_name: name of the set (recorded when saved).
     :param reference_symbol: symbol feeding the cross-asset features.
     :param stats: fitted statistics (fitted mode), usually set by ``fit`` or ``load``.
+    :param modules: user modules that registered features of the set (recorded so a reload imports them).
     """
 
     def __init__(
@@ -151,6 +136,7 @@ class FeaturePipeline:
         set_name: str = "custom",
         reference_symbol: str | None = None,
         stats: ColumnStats | None = None,
+        modules: Sequence[str] = (),
     ) -> None:
         if not specs:
             raise ConfigError("the feature set is empty: list at least one feature under features.features")
@@ -167,12 +153,22 @@ class FeaturePipeline:
                 f"normalisation statistics hold {stats.mean.shape[0]} columns, set has {len(self.columns)}"
             )
         self.stats = stats
+        self.modules = tuple(modules)
 
     @classmethod
     def from_config(cls, config: FeaturesConfig) -> FeaturePipeline:
-        """Build from the Hydra ``features`` group."""
+        """Build from the Hydra ``features`` group (importing ``features.modules`` first)."""
+        load_feature_modules(config.modules)
         specs = [_spec_from_config(item) for item in config.features]
-        return cls(specs, config.normalization, config.set_name, config.reference_symbol)
+        return cls(
+            specs, config.normalization, config.set_name, config.reference_symbol, None, config.modules
+        )
+
+    def with_normalization(self, normalization: NormalizationConfig) -> FeaturePipeline:
+        """The same features scaled another way (unfitted)."""
+        return FeaturePipeline(
+            self.specs, normalization, self.set_name, self.reference_symbol, None, self.modules
+        )
 
     @property
     def feature_warmup(self) -> int:
@@ -253,6 +249,7 @@ class FeaturePipeline:
             "format_version": FORMAT_VERSION,
             "set_name": self.set_name,
             "reference_symbol": self.reference_symbol,
+            "modules": list(self.modules),
             "features": [spec.to_dict() for spec in self.specs],
             "columns": list(self.columns),
             "warmup": self.warmup,
@@ -271,6 +268,8 @@ class FeaturePipeline:
             raise ConfigError(
                 f"feature pipeline format {payload.get('format_version')!r} is not {FORMAT_VERSION}"
             )
+        modules = list(payload.get("modules") or [])
+        load_feature_modules(modules)
         specs = [
             FeatureSpec.create(
                 item["name"],
@@ -286,23 +285,14 @@ class FeaturePipeline:
         config = NormalizationConfig(
             mode=NormalizationMode(norm["mode"]), window=norm["window"], clip=norm["clip"]
         )
-        pipeline = cls(specs, config, payload["set_name"], payload.get("reference_symbol"), stats)
+        pipeline = cls(specs, config, payload["set_name"], payload.get("reference_symbol"), stats, modules)
         if list(pipeline.columns) != list(payload["columns"]):
             raise ConfigError("saved feature columns differ from what this version of asterrl builds")
         return pipeline
 
     def save(self, path: str | Path) -> Path:
         """Write the pipeline as JSON (atomically) and return the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(self.to_dict(), indent=2, allow_nan=False)
-        with tempfile.NamedTemporaryFile(
-            "w", dir=path.parent, prefix=f".{path.name}.", delete=False
-        ) as handle:
-            handle.write(text + "\n")
-            temporary = handle.name
-        os.replace(temporary, path)
-        return path
+        return atomic_write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path) -> FeaturePipeline:

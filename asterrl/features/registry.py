@@ -3,9 +3,12 @@ columns and its warm-up. The pipeline, ``asterrl features list`` and the causali
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import importlib
+import importlib.util
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import MappingProxyType
+from pathlib import Path
+from types import MappingProxyType, ModuleType
 
 import numpy as np
 
@@ -93,11 +96,50 @@ REGISTRY: Mapping[str, FeatureDef] = MappingProxyType(_REGISTRY)
 
 
 def register(definition: FeatureDef) -> FeatureDef:
-    """Add a feature to the registry (names are unique)."""
+    """Add a feature to the registry (names are unique).
+
+    Your own features register the same way, from a module named in ``features.modules``:
+    ``register(FeatureDef("my_feature", "trend", "what it is, units", {"window": 24}, ("value",), compute,
+    warmup))``. ``asterrl features check-lookahead`` then tells whether they peek at the future.
+    """
     if definition.name in _REGISTRY:
-        raise ValueError(f"feature {definition.name} registered twice")
+        raise ConfigError(f"feature {definition.name} registered twice")
     _REGISTRY[definition.name] = definition
     return definition
+
+
+#: User modules already imported, by resolved file path or module name (importing twice would register
+#: their features twice).
+_LOADED_MODULES: dict[str, ModuleType] = {}
+
+
+def load_feature_modules(modules: Sequence[str]) -> None:
+    """Import each of ``modules`` (a ``.py`` file path or a dotted module name) once, so that the features
+    they ``register`` can be named in a set (``features.modules``)."""
+    for entry in modules:
+        path = Path(entry).expanduser()
+        is_file = entry.endswith(".py")
+        key = str(path.resolve()) if is_file else entry
+        if key in _LOADED_MODULES:
+            continue
+        if is_file and not path.is_file():
+            raise ConfigError(f"features.modules: no such file {entry}")
+        try:
+            if is_file:
+                name = "asterrl_user_features_" + "".join(c if c.isalnum() else "_" for c in key)
+                spec = importlib.util.spec_from_file_location(name, path)
+                assert spec is not None and spec.loader is not None
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+            else:
+                module = importlib.import_module(entry)
+        except ConfigError:
+            raise
+        except Exception as exc:  # a user's module: any failure ends as one line naming it
+            raise ConfigError(
+                f"features.modules: importing {entry} failed: {type(exc).__name__}: {exc}"
+            ) from None
+        _LOADED_MODULES[key] = module
 
 
 def get_feature(name: str) -> FeatureDef:

@@ -18,8 +18,6 @@ it.
 
 from __future__ import annotations
 
-import json
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,12 +28,13 @@ import pandas as pd
 
 from asterrl.errors import ConfigError, DataError
 from asterrl.features import FeaturePipeline, MarketInputs
+from asterrl.features.matrix import FeatureMatrix
+from asterrl.files import atomic_path, atomic_write_json
 from asterrl.forecast.ensemble import StackedEnsemble
 from asterrl.forecast.models import ColumnScaler, ForecastModel, load_model
-from asterrl.forecast.models.base import read_json, write_json
+from asterrl.forecast.models.base import read_json
 from asterrl.forecast.observation import observation_names, observation_values
 from asterrl.forecast.walkforward import ENSEMBLE, WalkForwardResult
-from asterrl.observation import FeatureMatrix
 
 FORMAT_VERSION = 1
 MANIFEST = "forecast.json"
@@ -54,33 +53,22 @@ def oof_frame(result: WalkForwardResult) -> pd.DataFrame:
 
 
 def write_artifacts(
-    result: WalkForwardResult,
-    pipeline: FeaturePipeline,
-    staging: Path,
-    target: Path,
-    manifest: dict[str, Any],
+    result: WalkForwardResult, pipeline: FeaturePipeline, directory: Path, manifest: dict[str, Any]
 ) -> Path:
-    """Complete ``staging`` (which already holds ``models/``) and move it to ``target`` (replacing it)."""
-    write_json(staging / "fold_plan.json", result.plan.to_dict())
-    pipeline.save(staging / "features.json")
-    oof_frame(result).to_parquet(staging / "oof.parquet", index=False)
+    """Complete an artifact ``directory`` that already holds ``models/`` (a staging folder of
+    ``asterrl.files.atomic_directory``, swapped in whole by the caller); returns ``directory``."""
+    atomic_write_json(directory / "fold_plan.json", result.plan.to_dict())
+    pipeline.save(directory / "features.json")
+    with atomic_path(directory / "oof.parquet") as temporary:
+        oof_frame(result).to_parquet(temporary, index=False)
     metrics = {
         "fold_metrics": result.fold_metrics, "pooled_metrics": result.pooled_metrics,
         "train_seconds": result.train_seconds, "train_facts": result.train_facts,
         "gain_importance": result.gain, "permutation_importance": result.permutation,
     }  # fmt: skip
-    (staging / "metrics.json").write_text(json.dumps(_finite(metrics), indent=2) + "\n")
-    write_json(staging / MANIFEST, {"format_version": FORMAT_VERSION, **manifest})
-    if target.exists():
-        backup = target.with_name(f".{target.name}.old")
-        shutil.rmtree(backup, ignore_errors=True)
-        target.rename(backup)
-        staging.rename(target)
-        shutil.rmtree(backup, ignore_errors=True)
-    else:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging.rename(target)
-    return target
+    atomic_write_json(directory / "metrics.json", _finite(metrics))
+    atomic_write_json(directory / MANIFEST, {"format_version": FORMAT_VERSION, **manifest})
+    return directory
 
 
 def _finite(value: Any) -> Any:

@@ -22,7 +22,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from asterrl.errors import ConfigError, DataError
-from asterrl.observation import FeatureMatrix
+from asterrl.features.matrix import FeatureMatrix
 
 
 def observation_names(outputs: Sequence[str], horizon: int) -> tuple[str, ...]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from asterrl.features import (
     NormalizationConfig,
     NormalizationMode,
 )
+from asterrl.files import atomic_directory, atomic_write
 from asterrl.forecast.artifacts import write_artifacts
 from asterrl.forecast.config import ForecastConfig
 from asterrl.forecast.report import markdown_report, write_tensorboard
@@ -86,9 +86,7 @@ def train_forecasts(
             )
         output_dir = cfg_dir or default_output_dir(data, forecast)  # type: ignore[arg-type]
     output_dir = output_dir.resolve()
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", dir=output_dir.parent))
-    try:
+    with atomic_directory(output_dir) as staging:
         result = run_walk_forward(
             matrix.values, matrix.columns, inputs.close, inputs.timestamp, pipeline.feature_warmup, forecast,
             staging / "models", seed, clip, progress,
@@ -103,18 +101,14 @@ def train_forecasts(
             "seed": str(seed),
             "wall time": f"{elapsed:.1f} s",
         }
-        (staging / "report.md").write_text(
-            markdown_report(result, f"Walk-forward forecasts, h={forecast.horizon}", header)
+        atomic_write(
+            staging / "report.md",
+            markdown_report(result, f"Walk-forward forecasts, h={forecast.horizon}", header),
         )
         write_tensorboard(result, staging / "tensorboard")
         manifest = _manifest(result, forecast, market, seed, elapsed)
-        directory = write_artifacts(result, pipeline, staging, output_dir, manifest)
-    except BaseException:
-        import shutil
-
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return ForecastRun(directory, result, time.perf_counter() - started)
+        write_artifacts(result, pipeline, staging, manifest)
+    return ForecastRun(output_dir, result, time.perf_counter() - started)
 
 
 def _utc(ms: int) -> str:

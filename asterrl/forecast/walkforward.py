@@ -21,13 +21,13 @@ import numpy.typing as npt
 import torch
 
 from asterrl.errors import DataError
+from asterrl.files import atomic_write_json
 from asterrl.forecast.config import FinalModels, ForecastConfig
 from asterrl.forecast.ensemble import StackedEnsemble
 from asterrl.forecast.folds import Fold, FoldPlan, make_fold_plan, refit_fold
 from asterrl.forecast.importance import permutation_importance
 from asterrl.forecast.metrics import last_sign_baseline, score, zero_baseline
 from asterrl.forecast.models import ColumnScaler, ForecastModel, TrainingSet, build_model
-from asterrl.forecast.models.base import write_json
 from asterrl.forecast.targets import forward_log_return, trailing_log_return
 
 log = logging.getLogger(__name__)
@@ -156,7 +156,7 @@ def run_walk_forward(
         data, scaler = _training_set(raw64, label, fold, cfg, clip, columns)
         directory = model_root / f"fold_{fold.index:02d}"
         trained = _train_fold(data, fold, cfg, seed, directory, result)
-        write_json(directory / "scaler.json", scaler.to_dict())
+        atomic_write_json(directory / "scaler.json", scaler.to_dict())
         rows = fold.test_rows
         for j, name in enumerate(cfg.models):
             prediction = trained[name].predict(data.design, rows)
@@ -174,7 +174,7 @@ def run_walk_forward(
                 result.ret[rows, :m], result.p_up[rows, :m]
             )
             result.train_seconds.setdefault(ENSEMBLE, []).append(time.perf_counter() - started)
-            write_json(directory / "ensemble.json", ensemble.to_dict())
+            atomic_write_json(directory / "ensemble.json", ensemble.to_dict())
         _score_fold(result, fold, trailing, data)
         if cfg.importance.enabled and fold.index == len(plan.folds) - 1:
             _permutation(result, trained, data, fold, cfg, seed)
@@ -257,12 +257,12 @@ def _final_models(
     scratch = WalkForwardResult(result.plan, result.outputs, result.timestamp, label, result.ret, result.p_up,
                                 result.fold, result.label_scale)  # fmt: skip
     _train_fold(data, fold, cfg, seed, directory, scratch)
-    write_json(directory / "scaler.json", scaler.to_dict())
+    atomic_write_json(directory / "scaler.json", scaler.to_dict())
     if cfg.ensemble.enabled:
         m = len(cfg.models)
         known = np.flatnonzero(result.fold >= 0)
         ensemble = StackedEnsemble(tuple(cfg.models), cfg.ensemble.ridge).fit(
             result.ret[known, :m], result.p_up[known, :m], label[known], cfg.ensemble.min_rows
         )
-        write_json(directory / "ensemble.json", ensemble.to_dict())
+        atomic_write_json(directory / "ensemble.json", ensemble.to_dict())
     return "final"

@@ -1,30 +1,55 @@
-"""``asterrl features {list,compute}``: the indicator catalogue, and feature matrices written to Parquet.
+"""``asterrl features {list,compute,check-lookahead}``: the indicator catalogue, feature matrices written to
+Parquet, and the look-ahead analysis of a feature set or a rule agent.
 
 ``asterrl features list`` prints one feature per line with its parameters and outputs.
-``asterrl features compute INPUT -o OUTPUT.parquet [--set NAME] [--funding FILE] [--reference FILE]``
-computes the set ``conf/features/NAME.yaml`` (default: the configured ``features`` group) on INPUT, a bar
-file (CSV, CSV.gz or Parquet) or a stored symbol such as ``BTCUSDT`` (interval and market from ``data.*``).
-The output holds ``timestamp`` plus one float32 column per feature. With fitted normalisation the statistics
-are fitted on the whole input and the pipeline is saved beside the output as ``OUTPUT.features.json``.
+
+``asterrl features compute INPUT -o OUTPUT.parquet [--set NAME|FILE.yaml] [--funding FILE] [--reference FILE]
+[--fit-end WHEN | --fit-all-rows-lookahead]`` computes a feature set (``conf/features/NAME.yaml``, or a YAML
+file of your own; default: the configured ``features`` group) on INPUT, a bar file (CSV, CSV.gz or Parquet)
+or a stored symbol such as ``BTCUSDT`` (interval and market from ``data.*``). The output holds
+``timestamp`` plus one float32 column per feature; the pipeline (spec and statistics) is saved beside it as
+``OUTPUT.features.json``. The output is causal by default: no value at a bar depends on a later bar. A set
+asking for fitted normalisation gets the rolling z-score instead (its window and clip), unless
+``--fit-end WHEN`` (a UTC date or time, or ms) fits the statistics on the bars closed by WHEN only (values
+before WHEN then use statistics of that span), or ``--fit-all-rows-lookahead`` fits them on every row, so
+that every value looks ahead.
+
+``asterrl features check-lookahead INPUT [--set NAME|FILE.yaml | --agent OPTION] [--cuts N] [--seed S]``
+computes the set (with the same normalisation options) or the rule agent's targets and signals
+(``conf/agent/OPTION.yaml``) on INPUT, then again with the future removed and perturbed after N random cut
+bars, and names every column or signal whose value at or before a cut changed. Exit 1 if any did.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from asterrl.data.io import read_table
 from asterrl.data.schema import DataKind, SeriesKey
 from asterrl.data.store import MarketStore
 from asterrl.errors import ConfigError, DataError
-from asterrl.features import FeaturePipeline, FeaturesConfig, MarketInputs, NormalizationMode, iter_features
+from asterrl.features import (
+    FeatureMatrix,
+    FeaturePipeline,
+    FeaturesConfig,
+    MarketInputs,
+    NormalizationConfig,
+    NormalizationMode,
+    iter_features,
+)
+from asterrl.features.lookahead import LookaheadReport, MarketFrames, SeriesFunction, check_lookahead
+from asterrl.files import atomic_path
 from experiments.cli import split_overrides
-from experiments.config import load_config
+from experiments.config import describe_config_error, load_config
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,18 +59,36 @@ class _Parser(argparse.ArgumentParser):
         raise ConfigError(message)
 
 
+def _market_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", help="bar file (.csv, .csv.gz, .parquet) or a stored symbol such as BTCUSDT")
+    parser.add_argument(
+        "--set", dest="set_name", help="feature set: conf/features/<NAME>.yaml or a YAML file"
+    )
+    parser.add_argument("--funding", type=Path, help="funding file (timestamp,funding_rate) for a file INPUT")
+    parser.add_argument("--reference", type=Path, help="reference symbol's bar file for cross-asset features")
+    fit = parser.add_mutually_exclusive_group()
+    fit.add_argument("--fit-end", help="fit normalisation on the bars closed by this UTC time (or ms) only")
+    fit.add_argument(
+        "--fit-all-rows-lookahead",
+        action="store_true",
+        help="fit normalisation on every row: every value then looks ahead",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="asterrl features", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    sub = parser.add_subparsers(dest="action", required=True, metavar="{list,compute}")
+    sub = parser.add_subparsers(dest="action", required=True, metavar="{list,compute,check-lookahead}")
     sub.add_parser("list", help="list every feature with its parameters and outputs")
     comp = sub.add_parser("compute", help="compute a feature set on a bar file or a stored symbol")
-    comp.add_argument("input", help="bar file (.csv, .csv.gz, .parquet) or a stored symbol such as BTCUSDT")
+    _market_arguments(comp)
     comp.add_argument("-o", "--output", type=Path, required=True, help="Parquet file to write")
-    comp.add_argument("--set", dest="set_name", help="feature set: conf/features/<NAME>.yaml")
-    comp.add_argument("--funding", type=Path, help="funding file (timestamp,funding_rate) for a file INPUT")
-    comp.add_argument("--reference", type=Path, help="reference symbol's bar file for cross-asset features")
+    check = sub.add_parser("check-lookahead", help="find columns or signals that look ahead")
+    _market_arguments(check)
+    check.add_argument("--agent", help="check this rule agent (conf/agent/<OPTION>.yaml) instead of a set")
+    check.add_argument("--cuts", type=int, default=8, help="random cut bars (default 8)")
+    check.add_argument("--seed", type=int, default=0, help="seed of the cuts and perturbations")
     return parser
 
 
@@ -57,53 +100,214 @@ def run(argv: Sequence[str]) -> int:
         for definition in iter_features():
             print(definition.describe())
         return 0
+    if args.action == "compute":
+        return _compute(args, overrides)
+    return _check(args, overrides)
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """How the columns are scaled: the pipeline to run, and the span its statistics are fitted on.
+
+    :param fit_end_ms: statistics from bars closed by this time (ms UTC); ``None`` with ``fit_all`` false
+        means the pipeline needs no fitting (rolling or no normalisation).
+    :param fit_all: statistics from every row (looks ahead).
+    """
+
+    pipeline: FeaturePipeline
+    fit_end_ms: int | None
+    fit_all: bool
+    note: str
+
+    def inputs(self, market: MarketFrames) -> MarketInputs:
+        """The pipeline's inputs from the market's frames."""
+        return MarketInputs.from_frames(
+            market.bars, market.funding, market.reference, reference_symbol=self.pipeline.reference_symbol
+        )
+
+    def fitted(self, inputs: MarketInputs) -> FeaturePipeline:
+        """The pipeline ready to transform ``inputs``: a copy fitted on its span when statistics are asked."""
+        p = self.pipeline
+        if not (self.fit_all or self.fit_end_ms is not None):
+            return p
+        return p.with_normalization(p.normalization).fit(inputs, self.fit_stop(inputs))
+
+    def features(self, market: MarketFrames) -> FeatureMatrix:
+        """The feature matrix of ``market``, fitted (when asked) on its own rows."""
+        inputs = self.inputs(market)
+        return self.fitted(inputs).transform(inputs)
+
+    def fit_stop(self, inputs: MarketInputs) -> int:
+        """Rows the statistics are fitted on: all, or those closed by ``fit_end_ms``."""
+        if self.fit_end_ms is None:
+            return inputs.n_bars
+        return int(np.count_nonzero(inputs.close_time <= self.fit_end_ms))
+
+
+def scaling(pipeline: FeaturePipeline, fit_end: str | None, fit_all: bool) -> Scaling:
+    """The causal default: fitted normalisation becomes the rolling z-score unless a span is named."""
+    norm = pipeline.normalization
+    if fit_end is not None or fit_all:
+        fitted = pipeline.with_normalization(
+            NormalizationConfig(NormalizationMode.FITTED, norm.window, norm.clip)
+        )
+        if fit_all:
+            return Scaling(fitted, None, True, "normalisation fitted on every row: every value looks ahead")
+        end = _utc_ms(fit_end)
+        when = pd.Timestamp(end, unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M")
+        return Scaling(fitted, end, False, f"normalisation fitted on the bars closed by {when} UTC")
+    if norm.mode is NormalizationMode.FITTED:
+        rolling = pipeline.with_normalization(
+            NormalizationConfig(NormalizationMode.ROLLING, norm.window, norm.clip)
+        )
+        note = (
+            f"causal rolling z-score over {norm.window} bars (the set asks for fitted statistics: name their "
+            "span with --fit-end, or use --fit-all-rows-lookahead)"
+        )
+        return Scaling(rolling, None, False, note)
+    return Scaling(pipeline, None, False, f"normalisation {norm.mode.value} (causal)")
+
+
+def _compute(args: argparse.Namespace, overrides: list[str]) -> int:
     if args.output.suffix != ".parquet":
         raise ConfigError(f"{args.output}: the output must be a .parquet file")
-    cfg = load_config([*overrides, f"features={args.set_name}"] if args.set_name else overrides)
-    features_cfg = getattr(cfg, "features", None)
-    if not isinstance(features_cfg, FeaturesConfig):
-        raise ConfigError("the configuration has no features section (conf/config.yaml must list `features`)")
-    pipeline = FeaturePipeline.from_config(features_cfg)
-    inputs = _inputs(args, cfg, features_cfg)
-    if pipeline.normalization.mode is NormalizationMode.FITTED:
-        pipeline.fit(inputs)
+    cfg, features_cfg = _feature_set(args.set_name, overrides)
+    plan = scaling(FeaturePipeline.from_config(features_cfg), args.fit_end, args.fit_all_rows_lookahead)
+    market = _market(args, cfg, features_cfg.reference_symbol)
+    inputs = plan.inputs(market)
+    pipeline = plan.fitted(inputs)
     matrix = pipeline.transform(inputs)
-    _write_parquet(matrix.to_frame(), args.output)
+    with atomic_path(args.output) as temporary:
+        matrix.to_frame().to_parquet(temporary, index=False)
+    saved = pipeline.save(args.output.with_suffix(".features.json"))
     print(
-        f"wrote {args.output}: {inputs.n_bars} rows x {len(matrix.columns)} features "
-        f"(set {pipeline.set_name}, warm-up {matrix.warmup} bars)"
+        f"wrote {args.output}: {matrix.n_rows} rows x {len(matrix.columns)} features "
+        f"(set {pipeline.set_name}, warm-up {matrix.warmup} bars); {plan.note}; pipeline saved to {saved}"
     )
-    if pipeline.normalization.mode is NormalizationMode.FITTED:
-        saved = pipeline.save(args.output.with_suffix(".features.json"))
-        print(f"normalisation fitted on all {inputs.n_bars} input rows; pipeline saved to {saved}")
     return 0
 
 
-def _inputs(args: argparse.Namespace, cfg: object, features_cfg: FeaturesConfig) -> MarketInputs:
-    data_cfg = getattr(cfg, "data")  # noqa: B009  (typed by experiments.schema)
+def _check(args: argparse.Namespace, overrides: list[str]) -> int:
+    if args.cuts < 1:
+        raise ConfigError(f"--cuts must be >= 1, got {args.cuts}")
+    if args.agent:
+        if args.set_name:
+            raise ConfigError(
+                "check-lookahead checks a feature set (--set) or a rule agent (--agent), not both"
+            )
+        cfg = load_config([*overrides, f"agent={args.agent}"])
+        market = _market(args, cfg, None)
+        compute, first_cut, what, note = _agent_check(cfg, market), 0, f"rule agent {args.agent}", ""
+    else:
+        cfg, features_cfg = _feature_set(args.set_name, overrides)
+        plan = scaling(FeaturePipeline.from_config(features_cfg), args.fit_end, args.fit_all_rows_lookahead)
+        market = _market(args, cfg, features_cfg.reference_symbol)
+
+        def compute(frames: MarketFrames) -> Mapping[str, np.ndarray]:
+            matrix = plan.features(frames)
+            return {name: matrix.values[:, j] for j, name in enumerate(matrix.columns)}
+
+        first_cut, note = plan.pipeline.warmup, f"scaling: {plan.note}"
+        if plan.fit_end_ms is not None:  # values before the last fitted bar use the span's statistics
+            first_cut = max(first_cut, plan.fit_stop(plan.inputs(market)) - 1)
+        what = f"feature set {plan.pipeline.set_name}"
+        if market.n_bars < first_cut + 2:
+            raise DataError(
+                f"{args.input}: {market.n_bars} bars, too few to check after the first {first_cut} bars "
+                "(the set's warm-up or fitting span)"
+            )
+    report = check_lookahead(compute, market, args.cuts, args.seed, first_cut)
+    print(_summary(report, what, args.input, note))
+    return 0 if report.clean else 1
+
+
+def _summary(report: LookaheadReport, what: str, source: str, note: str) -> str:
+    kind = "signals" if what.startswith("rule agent") else "columns"
+    lines = [
+        f"look-ahead check of {what} on {source}: {len(report.names)} {kind}, cut bars "
+        f"{', '.join(map(str, report.cuts))}, future removed and perturbed after each",
+        *([note] if note else []),
+    ]
+    lines += [f"LOOKS AHEAD {leak.describe()}" for leak in report.leaks]
+    if report.clean:
+        lines.append(f"no look-ahead: no value at or before a cut bar changed ({len(report.names)} {kind})")
+    else:
+        lines.append(
+            f"{len(report.leaking)} of {len(report.names)} {kind} look ahead: {', '.join(report.leaking)}"
+        )
+    return "\n".join(lines)
+
+
+def _agent_check(cfg: Any, market: MarketFrames) -> SeriesFunction:
+    from agents.config import validate_agent
+    from agents.registry import RuleConfig, build_rule_agent
+    from agents.rules import PriceSeries
+    from envs.core import build_core
+    from experiments.training.environment import action_mapping
+
+    agent_cfg = validate_agent(cfg.agent)
+    if not isinstance(agent_cfg, RuleConfig):
+        raise ConfigError(f"agent {agent_cfg.name} is not a rule agent: check-lookahead checks rule agents")
+    core = build_core(
+        config=cfg.env, risk=cfg.risk, data=market.bars, funding=market.funding,
+        action_type="continuous", episode_length=0, random_start=False,
+    )  # fmt: skip
+    agent = build_rule_agent(agent_cfg, action_mapping(core))
+
+    def compute(frames: MarketFrames) -> Mapping[str, np.ndarray]:
+        return agent.decision_series(PriceSeries.from_bars(frames.bars))
+
+    return compute
+
+
+def _feature_set(set_name: str | None, overrides: list[str]) -> tuple[Any, FeaturesConfig]:
+    """The config and its feature set: ``--set NAME`` picks ``conf/features/NAME.yaml``; a path to a YAML
+    file is a set of your own, checked against ``FeaturesConfig``."""
+    from_file = set_name is not None and (set_name.endswith((".yaml", ".yml")) or Path(set_name).is_file())
+    cfg = load_config([*overrides, f"features={set_name}"] if set_name and not from_file else overrides)
+    if from_file:
+        assert set_name is not None
+        path = Path(set_name).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"--set {set_name}: no such file")
+        try:
+            merged = OmegaConf.merge(OmegaConf.structured(FeaturesConfig), OmegaConf.load(path))
+            features_cfg = OmegaConf.to_object(merged)
+        except OmegaConfBaseException as exc:
+            raise ConfigError(f"{path}: {describe_config_error(exc)}") from None
+        if isinstance(features_cfg, FeaturesConfig):
+            # A relative .py module is read beside the set file, wherever the command runs from.
+            features_cfg.modules = [
+                str((path.parent / m).resolve()) if m.endswith(".py") and not Path(m).is_absolute() else m
+                for m in features_cfg.modules
+            ]
+    else:
+        features_cfg = getattr(cfg, "features", None)
+    if not isinstance(features_cfg, FeaturesConfig):
+        raise ConfigError("the configuration has no features section (conf/config.yaml must list `features`)")
+    return cfg, features_cfg
+
+
+def _market(args: argparse.Namespace, cfg: Any, reference_symbol: str | None) -> MarketFrames:
+    """Bars, funding and reference bars of INPUT: a file (with ``--funding``/``--reference``) or a stored
+    symbol (its funding and the reference symbol from the store)."""
     path = Path(args.input)
-    reference_symbol = features_cfg.reference_symbol
+    reference = read_table(args.reference, DataKind.OHLCV)[0] if args.reference else None
     if path.suffix in {".csv", ".gz", ".parquet"} or path.exists():
         bars, _ = read_table(path, DataKind.OHLCV)
         funding = read_table(args.funding, DataKind.FUNDING)[0] if args.funding else None
-        reference = read_table(args.reference, DataKind.OHLCV)[0] if args.reference else None
-        return MarketInputs.from_frames(_sorted(bars), funding, reference, reference_symbol=reference_symbol)
+        return MarketFrames(_sorted(bars), funding, reference)
     from asterrl.data.importer import default_store_root
 
+    data_cfg = cfg.data
     store = MarketStore(data_cfg.store_dir or default_store_root())
-    key = SeriesKey(DataKind.OHLCV, data_cfg.market, args.input, data_cfg.interval)
-    bars = store.read(key)
+    bars = store.read(SeriesKey(DataKind.OHLCV, data_cfg.market, args.input, data_cfg.interval))
     funding_key = SeriesKey(DataKind.FUNDING, data_cfg.market, args.input, None)
     funding = store.read(funding_key) if data_cfg.market.value == "perp" and store.has(funding_key) else None
-    reference = None
-    if args.reference:
-        reference = read_table(args.reference, DataKind.OHLCV)[0]
-    elif reference_symbol:
+    if reference is None and reference_symbol:
         ref_key = SeriesKey(DataKind.OHLCV, data_cfg.market, reference_symbol, data_cfg.interval)
         reference = store.read(ref_key) if store.has(ref_key) else None
-    return MarketInputs.from_frames(
-        bars, funding, reference, interval_ms=key.interval_ms, reference_symbol=reference_symbol
-    )
+    return MarketFrames(bars, funding, reference)
 
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
@@ -112,13 +316,14 @@ def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values("timestamp", kind="stable").reset_index(drop=True)
 
 
-def _write_parquet(frame: pd.DataFrame, target: Path) -> None:
-    """Write atomically: a reader never sees a half-written file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", delete=False) as handle:
-        temporary = Path(handle.name)
+def _utc_ms(when: str) -> int:
+    """``--fit-end``: milliseconds since the epoch, or a date/time read as UTC."""
+    text = when.strip()
+    if text.isdigit():
+        return int(text)
     try:
-        frame.to_parquet(temporary, index=False)
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
+        stamp = pd.Timestamp(text)
+    except ValueError:
+        raise ConfigError(f"--fit-end {when!r}: expected a UTC date such as 2023-01-01 or ms") from None
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return int(stamp.value // 1_000_000)

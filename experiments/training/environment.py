@@ -17,9 +17,10 @@ import pandas as pd
 from agents.policy import ActionMapping
 from asterrl.data.market import MarketData, load_market
 from asterrl.features.inputs import MarketInputs
+from asterrl.features.matrix import FeatureMatrix
 from asterrl.features.pipeline import FeaturePipeline
 from asterrl.forecast.observation import with_forecasts
-from asterrl.observation import FeatureMatrix, builtin_features
+from asterrl.observation import builtin_features
 from envs.core import EnvCore, build_core, split_rows
 from envs.kernels import E_POSITION_SCALE
 
@@ -64,8 +65,7 @@ def prepare_market(cfg: Any, show_progress: bool = True) -> RunMarket:
         pipeline = FeaturePipeline.from_config(features_cfg)
         inputs = MarketInputs.from_frames(market.bars, market.funding)
         stop = split_span(cfg, market.bars, "train")[1] + 1
-        matrix = pipeline.fit_transform(inputs, stop)
-        features = FeatureMatrix(np.asarray(matrix.values), tuple(matrix.columns))
+        features = pipeline.fit_transform(inputs, stop)
     return RunMarket(market, with_forecasts(features, timestamps, cfg.forecast), pipeline)
 
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from agents.policy import DecisionContext, Policy
+from asterrl.backtest.metrics import EpisodeTrace, TradingMetrics, bars_per_year, trading_metrics
 from envs.core import EnvCore
 from envs.vector_env import AsterPerpVectorEnv
-from experiments.training.metrics import EpisodeTrace, TradingMetrics, bars_per_year, trading_metrics
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,6 @@ def evaluate_policy(policy: Policy, core: EnvCore, seed: int = 0) -> Evaluation:
         position=np.asarray(position),
         actions=np.concatenate(actions) if actions else np.zeros(0),
     )
-    interval = float(np.min(np.diff(stamps))) if stamps.shape[0] > 1 else 3_600_000.0
     n_actions = len(core.config.action_levels) if core.config.action_type == "discrete" else None
-    return Evaluation(policy.name, trace, trading_metrics(trace, bars_per_year(interval)), n_actions)
+    metrics = trading_metrics(trace, bars_per_year(core.data.interval_ms))
+    return Evaluation(policy.name, trace, metrics, n_actions)

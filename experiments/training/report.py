@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from asterrl.backtest.metrics import drawdown
+from asterrl.files import atomic_path, atomic_write
 from experiments.training.evaluation import Evaluation
-from experiments.training.metrics import drawdown
 
 _COLUMNS = {
     "net_return": ("net return", "{:+.2%}"),
@@ -61,7 +62,8 @@ def plot_curves(evaluations: Sequence[tuple[str, Evaluation]], out_dir: Path) ->
         ax.legend(loc="best", fontsize=8)
         fig.autofmt_xdate()
         fig.tight_layout()
-        fig.savefig(path)
+        with atomic_path(path) as temporary:
+            fig.savefig(temporary)
         plt.close(fig)
     return paths
 
@@ -72,7 +74,7 @@ def write_report(
     """``report.md`` + ``metrics.csv`` + the two PNGs in ``out_dir``; returns the markdown path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     table = metric_table(evaluations)
-    table.to_csv(out_dir / "metrics.csv", index_label="agent")
+    atomic_write(out_dir / "metrics.csv", table.to_csv(index_label="agent"))
     equity_png, drawdown_png = plot_curves(evaluations, out_dir)
     best = table["sharpe"].idxmax() if not table.empty else "-"
     text = [
@@ -96,9 +98,7 @@ def write_report(
         f"![drawdown]({drawdown_png.name})",
         "",
     ]
-    path = out_dir / "report.md"
-    path.write_text("\n".join(text))
-    return path
+    return atomic_write(out_dir / "report.md", "\n".join(text))
 
 
 def equity_points(e: Evaluation, max_points: int = 2000) -> list[tuple[int, float]]:

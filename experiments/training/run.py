@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from agents.config import AGENT_SCHEMAS, PPOConfig, validate_agent
 from asterrl.errors import ConfigError
+from asterrl.files import atomic_directory
 from envs.coverage import CoverageSummary
 from experiments.training.environment import RunMarket, build_env_core, evaluation_core, prepare_market
 from experiments.training.evaluation import Evaluation, evaluate_policy
@@ -124,21 +125,25 @@ def train(
                 every = cfg.train.checkpoint_every
                 if last or (every and it % every == 0):
                     target = paths.checkpoints / ("final" if last else f"iter_{it:06d}")
-                    checkpoint = trainer.save(target)
+                    # Built in a staging folder and swapped in whole: a run killed mid-save leaves the
+                    # previous checkpoint of that name intact.
+                    with atomic_directory(target) as staging:
+                        trainer.save(staging)
+                        write_json(
+                            staging / CHECKPOINT_INFO,
+                            {
+                                "agent": agent.name,
+                                "framework": agent.framework,
+                                "agent_schema": schema_name(agent),
+                                "iteration": it,
+                                "env_steps": trainer.env_steps,
+                                "seed": cfg.seed,
+                                "run_dir": str(paths.run_dir.resolve()),
+                                "data_hash": market.data_hash,
+                            },
+                        )
+                    checkpoint = target
                     update_run_json(paths, watch.record())
-                    write_json(
-                        target / CHECKPOINT_INFO,
-                        {
-                            "agent": agent.name,
-                            "framework": agent.framework,
-                            "agent_schema": schema_name(agent),
-                            "iteration": it,
-                            "env_steps": trainer.env_steps,
-                            "seed": cfg.seed,
-                            "run_dir": str(paths.run_dir.resolve()),
-                            "data_hash": market.data_hash,
-                        },
-                    )
                 if last or (cfg.train.eval_every and it % cfg.train.eval_every == 0):
                     evaluation = evaluate_policy(trainer.policy(), eval_core, cfg.seed)
                     writer.trading(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from asterrl.files import atomic_write_json
 from asterrl.provenance import write_run_record
 from experiments.config import to_yaml
 
@@ -72,17 +73,13 @@ def record_run(
 
 
 def update_run_json(paths: RunPaths, fields: dict[str, Any]) -> Path:
-    """Add or replace top-level ``fields`` of the run's ``run.json`` (written whole, then renamed)."""
+    """Add or replace top-level ``fields`` of the run's ``run.json`` (written whole, atomically)."""
     path = paths.run_dir / "run.json"
     record = json.loads(path.read_text()) if path.exists() else {}
     record.update(fields)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(record, indent=2, sort_keys=True))
-    temporary.replace(path)
-    return path
+    return write_json(path, record)
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2, sort_keys=True))
-    return path
+    """Sorted, indented JSON written atomically (``asterrl.files``)."""
+    return atomic_write_json(path, payload, sort_keys=True)

@@ -15,8 +15,22 @@ import numpy as np
 import numpy.typing as npt
 from torch.utils.tensorboard import SummaryWriter
 
+from asterrl.backtest.metrics import TradingMetrics
 from envs.coverage import CoverageSummary
-from experiments.training.metrics import ACTION_HISTOGRAM_TAG, TRADING_TAGS, TradingMetrics
+
+#: TensorBoard tag of each trading metric (identical for every agent).
+TRADING_TAGS: dict[str, str] = {
+    "net_return": "trading/net_return",
+    "sharpe": "trading/sharpe",
+    "sortino": "trading/sortino",
+    "max_drawdown": "trading/max_drawdown",
+    "turnover": "trading/turnover",
+    "fees_paid": "trading/fees_paid",
+    "funding_paid": "trading/funding_paid",
+    "time_flat": "trading/time_flat",
+    "trade_count": "trading/trade_count",
+}
+ACTION_HISTOGRAM_TAG = "trading/actions"
 
 #: RL scalars every trainer reports (RLlib and SB3 alike), by key of the trainer's result dict.
 RL_TAGS: dict[str, str] = {

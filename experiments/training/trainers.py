@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from agents.config import PPOConfig
 from agents.policy import Policy
 from asterrl.errors import ConfigError
+from asterrl.files import atomic_path
 from envs.core import EnvCore
 from envs.coverage import CoverageSnapshot, merge
 
@@ -123,7 +124,8 @@ class SB3Trainer:
 
     def save(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
-        self.model.save(str(directory / "model.zip"))
+        with atomic_path(directory / "model.zip") as temporary:
+            self.model.save(str(temporary))
         return directory
 
     def policy(self) -> Policy:

@@ -1,9 +1,12 @@
 """The results table of a sweep: one row per trial, printed and written as CSV in the sweep directory."""
 
 import csv
+import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from asterrl.files import atomic_write
 
 #: A cell of the table: an override value, a metric, a path or a message.
 Cell = str | int | float | bool | None
@@ -17,12 +20,11 @@ def columns(rows: Sequence[Row]) -> list[str]:
 
 def write_csv(rows: Sequence[Row], path: Path) -> Path:
     """Write the rows as CSV (a key a row lacks is an empty cell); floats keep full precision."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns(rows), restval="")
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=columns(rows), restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    return atomic_write(path, buffer.getvalue())
 
 
 def format_table(rows: Sequence[Row], hidden: Sequence[str] = ()) -> str:

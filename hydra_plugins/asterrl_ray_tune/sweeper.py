@@ -28,6 +28,7 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import Container, DictConfig, OmegaConf, open_dict
 
+from asterrl.files import atomic_write
 from experiments.training.config import RayConfig
 from hydra_plugins.asterrl_ray_tune.config import TrialResources
 from hydra_plugins.asterrl_ray_tune.grid import SweepError, SweepGrid, sweep_grid
@@ -104,7 +105,7 @@ class RayTuneSweeper(Sweeper):
         grid = sweep_grid(parser.parse_overrides(requested))
         sweep_dir = Path(str(self.config.hydra.sweep.dir)).expanduser().resolve()
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        atomic_write(sweep_dir / "multirun.yaml", OmegaConf.to_yaml(self.config))
         jobs = {
             point: TrialJob(num, self._job_config(num, grid.overrides(point), sweep_dir))
             for num, point in enumerate(grid.points())

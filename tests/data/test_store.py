@@ -1,11 +1,5 @@
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +10,7 @@ from asterrl.data.schema import DataKind, Market, SeriesKey
 from asterrl.data.store import MarketStore, frame_hash
 from asterrl.errors import StoreError
 from tests.data.frames import HOUR, T0, bars
+from tests.processes import kill_when_started
 
 KEY = SeriesKey(DataKind.OHLCV, Market.PERP, "BTCUSDT", "1h")
 
@@ -87,7 +82,7 @@ def test_writer_killed_mid_write_leaves_previous_version_intact(tmp_path: Path) 
     v1 = bars(1000)
     store.write(KEY, v1)
     marker = tmp_path / "writing"
-    child = textwrap.dedent(
+    kill_when_started(
         f"""
         import time
         from pathlib import Path
@@ -104,21 +99,9 @@ def test_writer_killed_mid_write_leaves_previous_version_intact(tmp_path: Path) 
 
         st.pq.write_table = half_write_then_hang
         st.MarketStore({str(store.root)!r}).write(st.SeriesKey("ohlcv", "perp", "BTCUSDT", "1h"), bars(5000))
-        """
+        """,
+        marker,
     )
-    repo = Path(__file__).resolve().parents[2]
-    proc = subprocess.Popen([sys.executable, "-c", child], cwd=repo)
-    try:
-        deadline = time.monotonic() + 60
-        while not marker.exists():
-            assert proc.poll() is None, "writer exited before it started writing"
-            assert time.monotonic() < deadline, "writer never started writing"
-            time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     leftovers = list(store.series_dir(KEY).glob(".*.tmp-*"))
     assert leftovers, "the killed writer should have left its partial temporary file"
     pd.testing.assert_frame_equal(store.read(KEY), v1)

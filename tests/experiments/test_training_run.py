@@ -8,8 +8,12 @@ import numpy as np
 import pytest
 
 from experiments.config import load_config
-from experiments.training.metrics import ACTION_HISTOGRAM_TAG, TRADING_TAGS
-from experiments.training.tensorboard import read_histogram_tags, read_scalars
+from experiments.training.tensorboard import (
+    ACTION_HISTOGRAM_TAG,
+    TRADING_TAGS,
+    read_histogram_tags,
+    read_scalars,
+)
 
 TINY = ["data=synthetic", "experiment=smoke", "train.progress=false", "env.episode_length=64"]
 

@@ -26,12 +26,19 @@ def _inputs(close: list[float], low: list[float], high: list[float], **extra: ob
 
 
 def _td_market() -> MarketInputs:
-    # Bars 0-3 rise 10..13; bars 4-12 fall by 0.5 from 9 to 5 (a buy setup 1..9, each close below the close
-    # four bars earlier); bars 13-27 are flat at 5 with low = close = 5.
-    close = [10, 11, 12, 13, 9, 8.5, 8, 7.5, 7, 6.5, 6, 5.5, 5] + [5] * 15
-    low = [c - 0.1 for c in close[:13]] + [5] * 15
-    high = [c + 0.1 for c in close[:13]] + [5.2] * 15
+    # Bars 0-4 rise 10..14. Bar 5 closes at 9 < close[1] = 11 after bar 4 closed above bar 0 (14 > 10): a
+    # bearish price flip starts a buy setup. Bars 5-15 fall by 0.5 to 4 (setup bars 1..11), bars 16-21 stay
+    # at 4. Lows are close - 0.1, highs close + 0.1, except bar 10 (setup bar 6) whose low wicks to 4.0.
+    close = [10, 11, 12, 13, 14, 9, 8.5, 8, 7.5, 7, 6.5, 6, 5.5, 5, 4.5] + [4] * 7
+    low = [c - 0.1 for c in close]
+    low[10] = 4.0
+    high = [c + 0.1 for c in close]
     return _inputs(close, low, high)
+
+
+def _mirror(market: MarketInputs) -> MarketInputs:
+    """Prices reflected around 50: highs become lows; every buy rule becomes the sell rule."""
+    return _inputs(list(50 - market.close), list(50 - market.high), list(50 - market.low))
 
 
 def _columns(market: MarketInputs, name: str, **params: float) -> dict[str, np.ndarray]:
@@ -39,44 +46,79 @@ def _columns(market: MarketInputs, name: str, **params: float) -> dict[str, np.n
     return {column.removeprefix(spec.prefix).lstrip("_"): v for column, v, _ in spec.compute(market)}
 
 
-def test_td_sequential_setup_perfection_countdown_and_tdst() -> None:
+def test_td_sequential_setup_runs_past_nine_and_is_perfected_on_a_later_bar() -> None:
     td = _columns(_td_market(), "td_sequential")
     head = [NAN] * 4
-    # Setup: 1..9 on bars 4-12; bars 13-15 still close below the close 4 bars back (6.5, 6, 5.5 > 5); bar 16
-    # closes equal to bar 12's close, which ends the run.
-    np.testing.assert_array_equal(td["buy_setup"], head + list(range(1, 10)) + [1, 2, 3] + [0] * 12)
-    np.testing.assert_array_equal(td["sell_setup"], head + [0] * 24)
-    # Perfection at bar 12: min(low8, low9) = 4.9 <= min(low6, low7) = 5.9.
-    np.testing.assert_array_equal(td["perfection"], head + [0] * 8 + [1] + [0] * 15)
-    # Countdown (close <= low two bars back) from bar 12: bar 12 (5 <= 5.9) -> 1, bar 13 (5 <= 5.4) -> 2,
-    # bar 14 fails (5 > 4.9), then every flat bar qualifies (5 <= 5): bar 20 is count 8 (close 5);
-    # bar 25 would
-    # be 13 and qualifies because its low 5 <= that close; bar 26 resets to 0.
-    countdown = head + [0] * 8 + [1, 2, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 0, 0]
-    np.testing.assert_array_equal(td["buy_countdown"], countdown)
-    np.testing.assert_array_equal(td["sell_countdown"], head + [0] * 24)
-    # TDST resistance: the buy setup's highest high, bar 4's 9.1, known from bar 12.
-    np.testing.assert_array_equal(td["tdst_resistance"], head + [NAN] * 8 + [9.1] * 16)
+    # Bar 4 cannot start a setup (no bar 4 earlier to flip against). Bars 5-13 count 1..9 and the run goes on
+    # while closes stay below the close 4 bars back: bar 14 (4.5 < 6.5) 10, 15 (4 < 6) 11, 16 (4 < 5.5) 12,
+    # 17 (4 < 5) 13, 18 (4 < 4.5) 14; bar 19 (4 = 4) ends it. No restart at 1 after 9.
+    np.testing.assert_array_equal(td["buy_setup"], head + [0] + list(range(1, 15)) + [0] * 3)
+    np.testing.assert_array_equal(td["sell_setup"], head + [0] * 18)
+    # Perfection needs a low <= min(low of setup bar 6 = bar 10: 4.0, of bar 7 = bar 11: 5.9) = 4.0. Bars 8
+    # and 9 (bars 12, 13: lows 5.4, 4.9) fall short, bar 14 (4.4) too; bar 15's low 3.9 perfects it.
+    np.testing.assert_array_equal(td["perfection"], head + [0] * 11 + [1] + [0] * 6)
+    # Countdown from bar 13 (close <= low two bars back): 13 (5 <= 5.9), 14 (4.5 <= 5.4), 15 (4 <= 4.9),
+    # 16 (4 <= 4.4) count 1-4; from bar 17 the flat closes 4 sit above the lows 3.9 two bars back.
+    np.testing.assert_array_equal(td["buy_countdown"], head + [0] * 9 + [1, 2, 3, 4] + [4] * 5)
+    np.testing.assert_array_equal(td["sell_countdown"], head + [0] * 18)
+    # TDST resistance: the highest high of setup bars 1-9 (bars 5-13), bar 5's 9.1, known from bar 13.
+    np.testing.assert_array_equal(td["tdst_resistance"], head + [NAN] * 9 + [9.1] * 9)
     assert np.isnan(td["tdst_support"]).all()
 
 
 def test_td_combo_counts_from_setup_bar_one() -> None:
     combo = _columns(_td_market(), "td_combo")
-    # Bars 4-12 each close <= low two back, make a lower low, close lower than the previous close and than the
-    # previous counted close: 9 counts, all known when the setup completes at bar 12. Flat bars make no lower
-    # low, so the count stays at 9.
-    np.testing.assert_array_equal(combo["buy_countdown"], [NAN] * 4 + [0] * 8 + [9] * 16)
-    np.testing.assert_array_equal(combo["sell_countdown"], [NAN] * 4 + [0] * 24)
+    # Replayed at bar 13 from setup bar 1 (bar 5): bars 5-10 each close <= the low two bars back, make a
+    # lower low, close below the previous close and the previous counted close -> 6 counts. Bar 11 fails
+    # (low 5.9 is not below bar 10's 4.0), bar 12 too (5.5 > low 4.0 of bar 10). Bar 13 (5 <= 5.9, 4.9 <
+    # 5.4, 5 < 5.5, 5 < 6.5) -> 7, bar 14 -> 8, bar 15 -> 9; flat bars make no lower low.
+    np.testing.assert_array_equal(combo["buy_countdown"], [NAN] * 4 + [0] * 9 + [7, 8] + [9] * 7)
+    np.testing.assert_array_equal(combo["sell_countdown"], [NAN] * 4 + [0] * 18)
 
 
-def test_td_countdown_recycles_on_a_new_setup() -> None:
-    # A steady fall of 0.5 per bar: setups complete at bars 12 and 21; each restarts the countdown.
-    close = [10, 11, 12, 13] + [9 - 0.5 * k for k in range(20)]
+def test_td_sell_side_mirrors_the_buy_side() -> None:
+    market = _td_market()
+    buy = _columns(market, "td_sequential")
+    sell = _columns(_mirror(market), "td_sequential")
+    np.testing.assert_array_equal(sell["sell_setup"], buy["buy_setup"])
+    np.testing.assert_array_equal(sell["buy_setup"], buy["sell_setup"])
+    np.testing.assert_array_equal(sell["perfection"], -buy["perfection"])
+    np.testing.assert_array_equal(sell["sell_countdown"], buy["buy_countdown"])
+    np.testing.assert_allclose(sell["tdst_support"], 50 - buy["tdst_resistance"])
+    combo_buy = _columns(market, "td_combo")
+    combo_sell = _columns(_mirror(market), "td_combo")
+    np.testing.assert_array_equal(combo_sell["sell_countdown"], combo_buy["buy_countdown"])
+
+
+def test_td_perfection_waits_until_the_setup_is_cancelled() -> None:
+    # The setup of _td_market, but bar 14 rallies to 9.5 (above the setup's highest high 9.1): the setup is
+    # cancelled unperfected, so bar 15's low 3.9 no longer perfects anything.
+    market = _td_market()
+    close = list(market.close)
+    high = list(market.high)
+    low = list(market.low)
+    close[14], high[14], low[14] = 9.5, 9.6, 9.4
+    td = _columns(_inputs(close, low, high), "td_sequential")
+    np.testing.assert_array_equal(td["perfection"][4:], [0] * 18)
+    # The same close above the high also cancels the countdown (1 at bar 13, 0 from bar 14).
+    np.testing.assert_array_equal(td["buy_countdown"][4:], [0] * 9 + [1] + [0] * 8)
+
+
+def test_td_countdown_runs_on_through_an_extended_setup() -> None:
+    # A steady fall of 0.2 per bar after a flip: one setup counting 1..23 on bars 5-27 (no new setup at its
+    # 18th bar), so the countdown started at bar 13 is never restarted: bars 13-24 count 1..12 (each close
+    # is 0.4 below the close two bars back, 0.3 below that bar's low), bar 25 is 13 (its low 4.1 - 0.1 is
+    # below bar 20's close, countdown bar 8) and bars 26-27 are 0 after it.
+    close = [10, 11, 12, 13, 14] + [9 - 0.2 * k for k in range(23)]
     low = [c - 0.1 for c in close]
     high = [c + 0.1 for c in close]
     td = _columns(_inputs(close, low, high), "td_sequential")
-    np.testing.assert_array_equal(td["buy_setup"][4:], list(range(1, 10)) * 2 + [1, 2])
-    np.testing.assert_array_equal(td["buy_countdown"][4:], [0] * 8 + list(range(1, 10)) + [1, 2, 3])
+    np.testing.assert_array_equal(td["buy_setup"][4:], [0, *range(1, 24)])
+    np.testing.assert_array_equal(td["buy_countdown"][4:], [0] * 9 + list(range(1, 14)) + [0, 0])
+    # TD Combo: bars 5-12 replayed at bar 13 (8 counts) plus bar 13 itself -> 9, then 10..13 at bars
+    # 14-17, reset after 13.
+    combo = _columns(_inputs(close, low, high), "td_combo")
+    np.testing.assert_array_equal(combo["buy_countdown"][4:], [0] * 9 + [9, 10, 11, 12, 13] + [0] * 10)
 
 
 def test_supertrend_with_one_bar_atr() -> None:

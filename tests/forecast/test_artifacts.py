@@ -11,10 +11,10 @@ import pytest
 
 from asterrl.data.market import MarketData
 from asterrl.features import FeaturesConfig, FeatureSpecConfig, MarketInputs
+from asterrl.features.matrix import FeatureMatrix
 from asterrl.forecast import FoldPlan, Forecaster, forecast_features, read_oof, train_forecasts
 from asterrl.forecast.config import FinalModels
 from asterrl.forecast.observation import append_columns, with_forecasts
-from asterrl.observation import FeatureMatrix
 
 from .conftest import tiny_config
 

@@ -9,8 +9,8 @@ import pytest
 
 from asterrl.data.market import MarketData
 from asterrl.features import FeaturePipeline, FeaturesConfig, FeatureSpecConfig, MarketInputs
+from asterrl.features.matrix import FeatureMatrix
 from asterrl.forecast import train_forecasts, with_forecasts
-from asterrl.observation import FeatureMatrix
 
 from .conftest import tiny_config
 
@@ -35,8 +35,8 @@ def test_sb3_ppo_trains_with_forecast_columns(synthetic_market: MarketData, tmp_
     run = train_forecasts(synthetic_market, FEATURES, cfg, seed=0, output_dir=tmp_path / "fc")
     bars = synthetic_market.bars
     inputs = MarketInputs.from_frames(bars, synthetic_market.funding)
-    matrix = FeaturePipeline.from_config(FEATURES).fit_transform(inputs, stop=len(bars) // 2)
-    features = FeatureMatrix(np.asarray(matrix.values), matrix.columns)
+    features = FeaturePipeline.from_config(FEATURES).fit_transform(inputs, stop=len(bars) // 2)
+    assert isinstance(features, FeatureMatrix)  # the one class of that name, from pipeline to env
     cfg.artifacts = str(run.directory)
     observed = with_forecasts(features, bars["timestamp"].to_numpy(), cfg)
     assert observed.columns[-6:] == tuple(
@@ -51,12 +51,18 @@ def test_sb3_ppo_trains_with_forecast_columns(synthetic_market: MarketData, tmp_
     assert core.layout.n_features == len(features.columns) + 6
     env = AsterPerpEnv(core)
     check_env(env, skip_render_check=True)
-    obs, _ = env.reset(seed=0)
-    # the newest feature row of the observation ends with one bar's six forecast columns, all finite
+    obs, info = env.reset(seed=0)
+    # The observation's window is rows t-3..t of the observed matrix, t the decision bar: its newest row
+    # ends with the decision bar's six forecast columns (finite), not any other bar's.
     nf = core.layout.n_features
-    newest = obs[3 * nf : 4 * nf]
-    assert np.isfinite(newest[-6:]).all()
-    assert np.all(observed.values[:, -6:] == newest[-6:], axis=1).any()
+    env.action_space.seed(0)
+    for _ in range(3):
+        bar = int(info["bar"])
+        window = obs[: 4 * nf].reshape(4, nf)
+        np.testing.assert_array_equal(window, observed.values[bar - 3 : bar + 1])
+        assert np.isfinite(window[-1, -6:]).all()
+        assert not np.array_equal(observed.values[bar + 1, -6:], window[-1, -6:])
+        obs, _, _, _, info = env.step(env.action_space.sample())
     model = PPO("MlpPolicy", env, n_steps=64, batch_size=32, n_epochs=1, seed=0, device="cpu", verbose=0)
     model.learn(total_timesteps=128)
     assert model.num_timesteps == 128

@@ -36,6 +36,7 @@ from numba import njit
 from asterrl.data.schema import (
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
+    YEAR_MS,
     DataKind,
     SeriesKey,
     interval_ms,
@@ -46,7 +47,6 @@ from asterrl.data.sources.base import ProgressCallback
 from asterrl.data.sources.http import Clock
 from asterrl.errors import ConfigError, SourceError
 
-_YEAR_MS = 365.0 * 86_400_000.0
 _HOUR_MS = 3_600_000
 _N_STREAMS = 16
 _MASK64 = (1 << 64) - 1
@@ -265,9 +265,9 @@ class SyntheticMarket:
         c = self.config
         dt_ms = float(self._step_ms)
         key = _stream_key(self.seed, sym)
-        vols = np.asarray(c.regime_vols, dtype=np.float64) * math.sqrt(dt_ms / _YEAR_MS)
+        vols = np.asarray(c.regime_vols, dtype=np.float64) * math.sqrt(dt_ms / YEAR_MS)
         leave = 1.0 - np.exp(-dt_ms / (np.asarray(c.regime_durations_h, dtype=np.float64) * _HOUR_MS))
-        drift = c.drift_annual * dt_ms / _YEAR_MS
+        drift = c.drift_annual * dt_ms / YEAR_MS
         params = np.array(
             [
                 math.log(self._symbols[sym]),

@@ -1,21 +1,28 @@
 """Tom DeMark's TD Sequential (setup, perfection, countdown, TDST levels), TD Combo countdown and the
 DeMarker oscillator.
 
-Conventions (DeMark, *The New Science of Technical Analysis*, 1994, simplified where noted):
+Rules (Jason Perl, *DeMark Indicators*, 2008; DeMark, *The New Science of Technical Analysis*, 1994),
+simplified where noted:
 
-* Buy setup: consecutive bars with ``close < close[t − 4]``; sell setup: ``close > close[t − 4]``. Counts run
-  1…9; a run that continues past 9 starts again at 1 (no price-flip requirement).
-* Perfection at a buy 9: ``min(low₈, low₉) ≤ min(low₆, low₇)``; at a sell 9: ``max(high₈, high₉) ≥
-  max(high₆, high₇)``. Reported as +1 (buy) / −1 (sell) on the bar 9 only.
-* TDST: a completed buy setup sets resistance to its highest high; a completed sell setup sets support to
-  its lowest low. NaN until the first such setup.
+* Buy setup: starts after a bearish price flip (``close[t − 1] > close[t − 5]`` and ``close[t] <
+  close[t − 4]``), then counts consecutive bars with ``close < close[t − 4]``. It completes on count 9; while
+  price keeps qualifying the count goes on (10, 11, …) and never restarts at 1, so a long run is one
+  setup. Sell setup mirrors (bullish flip, ``close > close[t − 4]``). Counts are 0 outside a setup.
+* Perfection of a buy setup: the low of bar 8 or 9, or of any later bar, is at or below both lows of bars 6
+  and 7. Checked from bar 9 until the setup is perfected, cancelled (a close above its highest high) or
+  superseded (the next completed setup of either side). Reported as +1 (buy) / −1 (sell) on the bar on
+  which perfection occurs, 0 elsewhere.
+* TDST: a completed buy setup sets resistance to its highest high (bars 1–9); a completed sell setup sets
+  support to its lowest low. NaN until the first such setup.
 * Buy countdown starts on the bar 9 of a buy setup (that bar may count): bars with ``close ≤ low[t − 2]``
   count 1…12 (not necessarily consecutive); 13 also needs ``low ≤ close of countdown bar 8`` (otherwise it
   is deferred). It is cancelled by a completed sell setup or a close above the buy setup's highest high,
-  restarted by a new completed buy setup, and reset to 0 on the bar after 13. Sell side mirrors.
+  restarted by a new completed buy setup (simplified: no size test for recycling), and reset to 0 on the
+  bar after 13. Sell side mirrors.
 * TD Combo buy countdown starts on bar 1 of a completed buy setup (evaluated when bar 9 completes, so no
   future data is used) and counts bars with ``close ≤ low[t − 2]``, ``low < low[t − 1]``, ``close <
-  close[t − 1]`` and a close below the previous counted close, up to 13 (strict rules on every bar).
+  close[t − 1]`` and a close below the previous counted close, up to 13 (simplified: these strict rules on
+  every bar, none of the relaxed ones for bars 11–13). Sell side mirrors.
 """
 
 from __future__ import annotations
@@ -75,14 +82,24 @@ def td_sequential(
     scombo_active = False
     bcombo_last = np.inf
     scombo_last = -np.inf
+    # Perfection still awaited, and the level (low of bars 6-7 / high of bars 6-7) that achieves it.
+    buy_unperfected = False
+    sell_unperfected = False
+    buy_perfect_level = np.nan
+    sell_perfect_level = np.nan
     for t in range(SETUP_LOOKBACK, n):
-        # Setups.
-        bs = bs % 9 + 1 if close[t] < close[t - SETUP_LOOKBACK] else 0
-        ss = ss % 9 + 1 if close[t] > close[t - SETUP_LOOKBACK] else 0
+        # Setups: a flip starts one, qualifying closes extend it (10, 11, ... after 9), anything else ends it.
+        below = close[t] < close[t - SETUP_LOOKBACK]
+        above = close[t] > close[t - SETUP_LOOKBACK]
+        flip_down = t > SETUP_LOOKBACK and close[t - 1] > close[t - 1 - SETUP_LOOKBACK]
+        flip_up = t > SETUP_LOOKBACK and close[t - 1] < close[t - 1 - SETUP_LOOKBACK]
+        bs = (bs + 1 if bs > 0 else (1 if flip_down else 0)) if below else 0
+        ss = (ss + 1 if ss > 0 else (1 if flip_up else 0)) if above else 0
         perfect = 0.0
         if bs == 9:
-            if min(low[t], low[t - 1]) <= min(low[t - 3], low[t - 2]):
-                perfect = 1.0
+            buy_unperfected = True
+            buy_perfect_level = min(low[t - 3], low[t - 2])
+            sell_unperfected = False
             buy_high = high[t - 8 : t + 1].max()
             tdst_resistance = buy_high
             bcd_active = True
@@ -101,8 +118,9 @@ def td_sequential(
                     bcombo += 1
                     bcombo_last = close[j]
         if ss == 9:
-            if max(high[t], high[t - 1]) >= max(high[t - 3], high[t - 2]):
-                perfect = -1.0
+            sell_unperfected = True
+            sell_perfect_level = max(high[t - 3], high[t - 2])
+            buy_unperfected = False
             sell_low = low[t - 8 : t + 1].min()
             tdst_support = sell_low
             scd_active = True
@@ -119,6 +137,19 @@ def td_sequential(
                 if j >= 2 and scombo < 13 and _combo_sell_qualifies(high, low, close, j, scombo_last):
                     scombo += 1
                     scombo_last = close[j]
+        # Perfection on bar 9 (bars 8 or 9) or any later bar; a close beyond the setup's extreme cancels it.
+        if buy_unperfected and close[t] > buy_high:
+            buy_unperfected = False
+        if sell_unperfected and close[t] < sell_low:
+            sell_unperfected = False
+        if buy_unperfected and (low[t] <= buy_perfect_level or (bs == 9 and low[t - 1] <= buy_perfect_level)):
+            perfect = 1.0
+            buy_unperfected = False
+        if sell_unperfected and (
+            high[t] >= sell_perfect_level or (ss == 9 and high[t - 1] >= sell_perfect_level)
+        ):
+            perfect = -1.0
+            sell_unperfected = False
         # TD Sequential countdowns.
         if bcd_active and close[t] > buy_high:
             bcd_active = False

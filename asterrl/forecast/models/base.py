@@ -107,11 +107,6 @@ class ForecastModel(Protocol):
         ...
 
 
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    """Pretty JSON without NaN (a NaN in saved metadata is a bug)."""
-    path.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n")
-
-
 def read_json(path: Path) -> dict[str, Any]:
     try:
         payload: dict[str, Any] = json.loads(path.read_text())

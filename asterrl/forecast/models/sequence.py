@@ -17,8 +17,9 @@ import torch
 from torch import nn
 
 from asterrl.errors import ConfigError
+from asterrl.files import atomic_path, atomic_write_json
 from asterrl.forecast.config import NetConfig
-from asterrl.forecast.models.base import Prediction, RowArray, TrainingSet, read_json, write_json
+from asterrl.forecast.models.base import Prediction, RowArray, TrainingSet, read_json
 from asterrl.forecast.models.networks import AttentionLSTM, PatternCNN
 
 #: Rows per inference batch.
@@ -140,8 +141,9 @@ class SequenceForecaster:
         if self.network is None:
             raise ConfigError(f"{self.name}: nothing to save before fit()")
         state = {k: v.detach().cpu() for k, v in self.network.state_dict().items()}
-        torch.save(state, directory / f"{self.name}.pt")
-        write_json(
+        with atomic_path(directory / f"{self.name}.pt") as temporary:
+            torch.save(state, temporary)
+        atomic_write_json(
             directory / f"{self.name}.json",
             {
                 "kind": "sequence",

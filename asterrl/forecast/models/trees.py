@@ -20,8 +20,9 @@ import numpy as np
 import numpy.typing as npt
 import xgboost as xgb
 
+from asterrl.files import atomic_path, atomic_write_json
 from asterrl.forecast.config import TreeConfig
-from asterrl.forecast.models.base import Prediction, RowArray, TrainingSet, read_json, write_json
+from asterrl.forecast.models.base import Prediction, RowArray, TrainingSet, read_json
 
 _TASKS = ("ret", "up")
 
@@ -107,8 +108,9 @@ class TreeForecaster:
 
     def save(self, directory: Path) -> None:
         for task, booster in self.boosters.items():
-            booster.save_model(directory / f"{self.name}_{task}.json")
-        write_json(
+            with atomic_path(directory / f"{self.name}_{task}.json") as temporary:
+                booster.save_model(temporary)
+        atomic_write_json(
             directory / f"{self.name}.json",
             {
                 "kind": "tree",

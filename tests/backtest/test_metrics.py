@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from experiments.training.metrics import (
+from asterrl.backtest.metrics import (
     EpisodeTrace,
     bars_per_year,
     max_drawdown,

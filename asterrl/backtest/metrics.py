@@ -1,7 +1,8 @@
-"""Trading metrics of an evaluation episode, the same for every agent and every TensorBoard run.
+"""Trading metrics of an equity curve or an episode, the same for every agent, backtest and live run.
 
 Per-bar returns are simple equity returns ``equity[t] / equity[t-1] - 1``; ratios are annualised with the
-number of bars in a 365-day year at the data's bar interval (crypto trades around the clock).
+number of bars in a 365-day year at the data's bar interval (crypto trades around the clock). The bar
+interval of a series comes from ``asterrl.data.schema.bar_interval_ms`` and nowhere else.
 """
 
 from __future__ import annotations
@@ -12,26 +13,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import numpy.typing as npt
 
+from asterrl.data.schema import YEAR_MS, bar_interval_ms
 from asterrl.errors import DataError
 
 FloatArray = npt.NDArray[np.float64]
-
-#: Milliseconds in a 365-day year.
-YEAR_MS = 365.0 * 24.0 * 3600.0 * 1000.0
-
-#: TensorBoard tag of each trading metric (identical for every agent).
-TRADING_TAGS: dict[str, str] = {
-    "net_return": "trading/net_return",
-    "sharpe": "trading/sharpe",
-    "sortino": "trading/sortino",
-    "max_drawdown": "trading/max_drawdown",
-    "turnover": "trading/turnover",
-    "fees_paid": "trading/fees_paid",
-    "funding_paid": "trading/funding_paid",
-    "time_flat": "trading/time_flat",
-    "trade_count": "trading/trade_count",
-}
-ACTION_HISTOGRAM_TAG = "trading/actions"
 
 
 def bars_per_year(interval_ms: float) -> float:
@@ -39,6 +24,11 @@ def bars_per_year(interval_ms: float) -> float:
     if not interval_ms > 0.0:
         raise DataError("the bar interval must be > 0 ms")
     return YEAR_MS / interval_ms
+
+
+def bars_per_year_of(timestamps: npt.ArrayLike) -> float:
+    """Bars in a 365-day year at the bar interval of a series of bar open times (ms UTC)."""
+    return bars_per_year(bar_interval_ms(timestamps))
 
 
 def simple_returns(equity: FloatArray) -> FloatArray:
