@@ -19,9 +19,10 @@ import pandas as pd
 
 from asterrl.errors import ArtifactError, DataError
 from asterrl.features.inputs import MarketInputs
+from asterrl.features.matrix import FeatureMatrix
 from asterrl.features.pipeline import FeaturePipeline
 from asterrl.live.manifest import Manifest
-from asterrl.observation import FeatureMatrix, builtin_features
+from asterrl.observation import builtin_features
 
 BUILTIN = "builtin"
 PIPELINE = "pipeline"
@@ -96,8 +97,7 @@ class ObservationFeatures:
             base = builtin_features(bars)
         else:
             inputs = MarketInputs.from_frames(bars, funding, reference_symbol=self.pipeline.reference_symbol)
-            matrix = self.pipeline.transform(inputs)
-            base = FeatureMatrix(np.asarray(matrix.values), tuple(matrix.columns))
+            base = self.pipeline.transform(inputs)
         if self.forecaster is None:
             return base
         inputs = MarketInputs.from_frames(

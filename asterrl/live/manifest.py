@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import shutil
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from asterrl.errors import ArtifactError
+from asterrl.files import atomic_directory, atomic_write_json
 from asterrl.observation import ObservationLayout
 from asterrl.risk.limits import RiskLimits
 
@@ -284,7 +284,7 @@ def read_manifest(directory: Path) -> Manifest:
 def write_artifact(
     target: Path, write_network: Any, body: dict[str, Any], copies: Mapping[str, Path] | None = None
 ) -> Path:
-    """Write an artifact directory atomically: a temporary sibling filled, hashed, then renamed.
+    """Write an artifact directory atomically: a hidden staging sibling filled, hashed, then renamed.
 
     :param target: the artifact directory to create (must not exist, or be empty).
     :param write_network: callable taking the path of ``policy.pt2`` and writing the network there.
@@ -295,23 +295,13 @@ def write_artifact(
     target = target.expanduser().resolve()
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise ArtifactError(f"export target {target} exists and is not empty: choose another out=")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.parent / f".{target.name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    try:
+    with atomic_directory(target) as staging:
         write_network(staging / NETWORK_FILE)
         for name, source in (copies or {}).items():
             shutil.copytree(source, staging / name)
         full = jsonable({**body, "format": FORMAT, "format_version": FORMAT_VERSION})
         full["files"] = _files_under(staging)
         full["manifest_sha256"] = canonical_digest(full)
-        (staging / MANIFEST_FILE).write_text(json.dumps(full, indent=2, sort_keys=True, allow_nan=False))
         parse_manifest(full, f"export {target}")  # what the loader will demand, checked before it lands
-        if target.exists():
-            target.rmdir()
-        os.replace(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        atomic_write_json(staging / MANIFEST_FILE, full, sort_keys=True)
     return target
