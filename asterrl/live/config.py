@@ -150,6 +150,12 @@ class DeployConfig:
             return self.base_url.replace("https://", "wss://").replace("http://", "ws://")
         return MAINNET_WS if self.mode == "live" else TESTNET_WS
 
+    @property
+    def chain_id(self) -> int:
+        """EIP-712 chain id of V3 signatures: 714 on Aster's testnet host, 1666 elsewhere (mainnet, and the
+        local exchange, which checks mainnet's by default)."""
+        return 714 if "asterdex-testnet" in self.rest_url else 1666
+
     def name(self) -> str:
         """The run id, or ``<artifact folder>-<mode>``."""
         return self.run_id or f"{Path(self.artifact).expanduser().resolve().name}-{self.mode}"

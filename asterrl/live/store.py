@@ -222,6 +222,10 @@ class StateStore:
         marks = ", ".join("?" for _ in LIVE_STATUSES)
         return self._orders(f"WHERE status IN ({marks}) ORDER BY created_ms, client_order_id", LIVE_STATUSES)
 
+    def order_by_exchange_id(self, exchange_order_id: int) -> OrderRecord | None:
+        rows = self._orders("WHERE exchange_order_id = ?", (exchange_order_id,))
+        return rows[0] if rows else None
+
     def orders_of_bar(self, bar_ms: int) -> list[OrderRecord]:
         return self._orders("WHERE bar_ms = ? ORDER BY leg, attempt", (bar_ms,))
 
@@ -262,6 +266,18 @@ class StateStore:
             (trade_id, cid, ts_ms, qty, price, fee, realized_pnl, int(maker)),
         )
         return cur.rowcount == 1
+
+    def last_trade_id(self) -> int | None:
+        row = self._db.execute("SELECT MAX(trade_id) FROM fills").fetchone()
+        return None if row[0] is None else int(row[0])
+
+    def fills_since(self, trade_id: int) -> list[tuple[int, str, int, float, float, float, float, bool]]:
+        rows = self._db.execute("SELECT * FROM fills WHERE trade_id > ? ORDER BY trade_id", (trade_id,))
+        return [(*r[:7], bool(r[7])) for r in rows.fetchall()]
+
+    def last_funding_ms(self) -> int | None:
+        row = self._db.execute("SELECT MAX(ts_ms) FROM funding").fetchone()
+        return None if row[0] is None else int(row[0])
 
     def fills(self, cid: str | None = None) -> list[tuple[int, str, int, float, float, float, float, bool]]:
         query = (
