@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from asterrl.errors import ConfigError
+from asterrl.sim.instrument import Instrument
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -63,12 +64,15 @@ class ActionMapping:
 
     :param action_type: ``discrete`` (index of the nearest of ``levels``) or ``continuous`` (the target).
     :param levels: the env's discrete target levels (``env.action_levels``), fractions in [-1, 1].
-    :param position_scale: leverage that a target of 1.0 means (``min(risk.max_leverage, leverage)``).
+    :param position_scale: leverage that a target of 1.0 means (``risk.max_leverage``, the one leverage).
+    :param instrument: the env's instrument (the same object the env, the sim and the gate read), so a
+        rule never works below the symbol's tick; ``None`` when the agent runs outside an env.
     """
 
     action_type: str = "discrete"
     levels: tuple[float, ...] = (-1.0, -0.5, 0.0, 0.5, 1.0)
     position_scale: float = 1.0
+    instrument: Instrument | None = None
 
     def __post_init__(self) -> None:
         if self.action_type not in ("discrete", "continuous"):

@@ -192,6 +192,7 @@ def run(args: argparse.Namespace) -> None:
         "data": bars,
         "funding": funding,
         "mark": mark,
+        "instrument": "BTCUSDT",
         "features": features,
         "window": WINDOW,
         "splits": SPLITS,

@@ -68,8 +68,8 @@ def main() -> None:
 
     bars = read_table(args.bars, DataKind.OHLCV)[0].sort_values("timestamp").reset_index(drop=True)
     cfg = load_config(["agent=hybrid"])
-    core = build_core(config=cfg.env, risk=cfg.risk, data=bars, action_type="continuous",
-                      episode_length=0, random_start=False)  # fmt: skip
+    core = build_core(config=cfg.env, risk=cfg.risk, data=bars, instrument=cfg.data.symbol,
+                      action_type="continuous", episode_length=0, random_start=False)  # fmt: skip
     agent = build_rule_agent(cfg.agent, action_mapping(core)).prepare(bars)
     figures = regime_switch_figures(
         bars["close"].to_numpy(np.float64), bars["high"].to_numpy(np.float64),

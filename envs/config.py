@@ -1,9 +1,20 @@
-"""``EnvConfig``: the Hydra structured config of ``AsterPerpEnv`` (``conf/env/default.yaml``)."""
+"""``EnvConfig``: the Hydra structured config of ``AsterPerpEnv`` (``conf/env/default.yaml``).
+
+What the env trades and on which bars is not here: the data section (``data.symbol``, ``data.interval``,
+``data.files``, the store) is the one source of truth, and ``data.symbol`` alone selects the
+``Instrument``. The env config holds how the account trades and is rewarded.
+"""
 
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass, field
 
+import pandas as pd
+
+from asterrl.config_values import check_bool, check_int, check_number
+from asterrl.data.config import DataConfig
 from asterrl.errors import ConfigError
 from asterrl.sim.config import MarketModelConfig
 
@@ -22,11 +33,6 @@ SPLIT_NAMES = ("train", "validation", "test")
 class EnvConfig:
     """Settings of the trading environment.
 
-    :param symbol: market traded, read from the store when no data is given.
-    :param interval: bar interval of the stored series (e.g. ``1h``).
-    :param data_path: bars file (CSV/Parquet, canonical columns) used instead of the store; ``null`` = store.
-    :param funding_path: funding file, optional; ``null`` reads the store's funding when the store is used.
-    :param mark_path: mark-price file, optional.
     :param initial_balance: starting wallet, USDT.
     :param window: bars of features in each observation.
     :param observation: ``box`` (one flat float32 vector) or ``dict`` (``features`` and ``account``).
@@ -53,14 +59,11 @@ class EnvConfig:
         ``splits`` is empty).
     :param autoreset_mode: vector env autoreset, ``next_step`` (Gymnasium's default, RLlib) or
         ``same_step`` (final observation in ``info["final_obs"]``).
-    :param market: the market model (fees, slippage, filters, margin).
+    :param decision_latency_ms: time from a bar's close to the order leaving, ms: the data age the risk gate
+        sees at the next open (plus any gap in the bars before it), checked against ``risk.max_data_age_ms``.
+    :param market: the market model (fees, slippage, the limit-order model).
     """
 
-    symbol: str = "BTCUSDT"
-    interval: str = "1h"
-    data_path: str | None = None
-    funding_path: str | None = None
-    mark_path: str | None = None
     initial_balance: float = 10_000.0
     window: int = 32
     observation: str = "box"
@@ -81,10 +84,11 @@ class EnvConfig:
     splits: dict[str, list[str]] = field(default_factory=dict)
     split_fractions: list[float] = field(default_factory=lambda: [0.7, 0.15, 0.15])
     autoreset_mode: str = "next_step"
+    decision_latency_ms: float = 1_000.0
     market: MarketModelConfig = field(default_factory=MarketModelConfig)
 
     def validate(self) -> EnvConfig:
-        """Raise ``ConfigError`` on an unknown choice or an out-of-range number; return ``self``."""
+        """Raise a one-line ``ConfigError`` naming the ``env.*`` key of a bad value; return ``self``."""
         choices = {
             "reward": (self.reward, REWARDS),
             "action_type": (self.action_type, ACTION_TYPES),
@@ -95,16 +99,22 @@ class EnvConfig:
         for name, (value, allowed) in choices.items():
             if value not in allowed:
                 raise ConfigError(f"env.{name}={value!r}; expected one of {', '.join(allowed)}")
-        if not self.initial_balance > 0.0:
-            raise ConfigError("env.initial_balance must be > 0")
-        if self.window < 1 or self.episode_length < 0 or self.min_hold_bars < 0:
-            raise ConfigError("env.window must be >= 1, episode_length and min_hold_bars >= 0")
-        if not self.action_levels or any(not -1.0 <= a <= 1.0 for a in self.action_levels):
+        check_number("env.initial_balance", self.initial_balance, 0.0, math.inf, low_open=True)
+        check_int("env.window", self.window, 1)
+        check_int("env.episode_length", self.episode_length, 0)
+        check_int("env.min_hold_bars", self.min_hold_bars, 0)
+        if not self.action_levels:
             raise ConfigError("env.action_levels must be a non-empty list of values in [-1, 1]")
-        if not (0.0 <= self.deadband < 2.0 and 0.0 < self.dsr_eta < 1.0 and self.limit_offset_bps >= 0.0):
-            raise ConfigError("env.deadband must lie in [0, 2), dsr_eta in (0, 1), limit_offset_bps >= 0")
-        if self.drawdown_penalty < 0.0 or self.turnover_penalty < 0.0 or not self.reward_scale > 0.0:
-            raise ConfigError("env penalties must be >= 0 and reward_scale > 0")
+        for n, level in enumerate(self.action_levels):
+            check_number(f"env.action_levels[{n}]", level, -1.0, 1.0, high_closed=True)
+        check_number("env.deadband", self.deadband, 0.0, 2.0)
+        check_number("env.dsr_eta", self.dsr_eta, 0.0, 1.0, low_open=True)
+        check_number("env.limit_offset_bps", self.limit_offset_bps, 0.0, 10_000.0)
+        check_number("env.drawdown_penalty", self.drawdown_penalty, 0.0, math.inf)
+        check_number("env.turnover_penalty", self.turnover_penalty, 0.0, math.inf)
+        check_number("env.reward_scale", self.reward_scale, 0.0, math.inf, low_open=True)
+        check_number("env.decision_latency_ms", self.decision_latency_ms, 0.0, math.inf)
+        check_bool("env.random_start", self.random_start)
         names = sorted(self.splits) if self.splits else list(SPLIT_NAMES)
         if self.split not in names:
             raise ConfigError(f"env.split={self.split!r} is not one of the splits {', '.join(names)}")
@@ -113,8 +123,39 @@ class EnvConfig:
             raise ConfigError(
                 "env.split_fractions must be three positive shares (train, validation, test) summing to 1"
             )
+        self._validate_date_splits()
+        self.market.validate()
+        return self
+
+    def _validate_date_splits(self) -> None:
+        """Each ``env.splits`` range is two parseable days in order; ranges do not overlap."""
+        spans = []
         for name, bounds in self.splits.items():
             if len(bounds) != 2:
                 raise ConfigError(f"env.splits.{name} must be [first_day, last_day]")
-        self.market.validate()
-        return self
+            try:
+                first, last = (pd.Timestamp(day, tz="UTC") for day in bounds)
+            except (ValueError, TypeError):
+                raise ConfigError(
+                    f"env.splits.{name}={list(bounds)!r} holds a day that is not an ISO date"
+                ) from None
+            if last < first:
+                raise ConfigError(f"env.splits.{name} ends ({bounds[1]}) before it starts ({bounds[0]})")
+            spans.append((first, last, name))
+        spans.sort()
+        for (_, end, name), (start, _, other) in itertools.pairwise(spans):
+            if start <= end:
+                raise ConfigError(f"env.splits.{name} and env.splits.{other} overlap")
+
+
+def check_splits_inside_span(env: EnvConfig, data: DataConfig) -> None:
+    """Each date split of ``env.splits`` holds part of ``[data.start, data.end)``, or one ``ConfigError``."""
+    start, end = data.span_ms()
+    for name, (first, last) in env.splits.items():
+        lo = pd.Timestamp(first, tz="UTC").value // 1_000_000
+        hi = pd.Timestamp(last, tz="UTC").value // 1_000_000 + 86_400_000
+        if hi <= start or lo >= end:
+            raise ConfigError(
+                f"env.splits.{name} ({first}..{last}) holds no bars of data.start..data.end "
+                f"({data.start}..{data.end or 'now'})"
+            )

@@ -1,15 +1,15 @@
 """``EnvCore``: what the single and the vector env share, built once from config and data.
 
-It resolves the data (a DataFrame, a file path, or the store), prepares the market arrays and the feature
-matrix, turns the date split into bar indices, packs the parameter arrays the kernels read, and defines the
-spaces. Both envs hold one and differ only in how many accounts they step.
+It resolves the market (``envs.market_source``: the run's data with its instrument, a data config, or bars
+with an instrument), prepares the market arrays and the feature matrix, turns the date split into bar
+indices, packs the parameter arrays the kernels read, and defines the spaces. Both envs hold one and differ
+only in how many accounts they step.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -18,6 +18,8 @@ import numpy.typing as npt
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
+from asterrl.data.config import DataConfig
+from asterrl.data.market import MarketData
 from asterrl.errors import ConfigError, DataError
 from asterrl.observation import (
     ACCOUNT_FIELDS,
@@ -28,11 +30,12 @@ from asterrl.observation import (
     nan_free,
 )
 from asterrl.risk.limits import RiskLimits
-from asterrl.sim.market_data import DAY_MS, MarketData
-from envs import kernels as K
+from asterrl.sim.instrument import Instrument
+from asterrl.sim.market_arrays import DAY_MS, MarketArrays
 from envs.config import SPLIT_NAMES, EnvConfig
-
-Frame = pd.DataFrame | str | Path | None
+from envs.kernels import pack_constants
+from envs.layout import C_ENV, N_ENV_PARAMS, EnvParam
+from envs.market_source import Frame, env_market
 
 
 def _as_config(
@@ -45,42 +48,21 @@ def _as_config(
         merged = OmegaConf.merge(schema, base, overrides)
         out = OmegaConf.to_object(merged)
     except Exception as error:  # omegaconf raises several types for bad keys and values
-        raise ConfigError(f"invalid env config: {error}") from error
+        raise ConfigError(f"invalid env config: {str(error).splitlines()[0]}") from None
     assert isinstance(out, EnvConfig)
     return out.validate()
 
 
-def _as_risk(risk: RiskLimits | dict[str, Any] | DictConfig | None) -> RiskLimits:
+def _as_risk(risk: RiskLimits | dict[str, Any] | DictConfig | None, instrument: Instrument) -> RiskLimits:
+    """Validated limits (against the instrument); a dict or node is merged over ``RiskLimits()``."""
     if isinstance(risk, RiskLimits):
-        return dataclasses.replace(risk).validate()
-    out = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(RiskLimits), risk or {}))
+        return dataclasses.replace(risk).validate(instrument)
+    try:
+        out = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(RiskLimits), risk or {}))
+    except Exception as error:  # omegaconf raises several types for bad keys and values
+        raise ConfigError(f"invalid risk config: {str(error).splitlines()[0]}") from None
     assert isinstance(out, RiskLimits)
-    return out.validate()
-
-
-def _read(source: Frame, kind: str) -> pd.DataFrame | None:
-    if source is None or isinstance(source, pd.DataFrame):
-        return source
-    from asterrl.data.io import read_table
-
-    frame, _ = read_table(source, kind)
-    return frame
-
-
-def _from_store(config: EnvConfig) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]:
-    from asterrl.data.importer import default_store_root
-    from asterrl.data.schema import DataKind, Market, SeriesKey
-    from asterrl.data.store import MarketStore
-
-    store = MarketStore(default_store_root())
-    bars_key = SeriesKey(DataKind.OHLCV, Market.PERP, config.symbol, config.interval)
-    if not store.has(bars_key):
-        raise DataError(f"no stored {bars_key.label()}: import it first (asterrl data import/fetch)")
-    funding_key = SeriesKey(DataKind.FUNDING, Market.PERP, config.symbol, None)
-    mark_key = SeriesKey(DataKind.MARK, Market.PERP, config.symbol, config.interval)
-    funding = store.read(funding_key) if store.has(funding_key) else None
-    mark = store.read(mark_key) if store.has(mark_key) else None
-    return store.read(bars_key), funding, mark
+    return out.validate(instrument)
 
 
 def split_rows(cfg: EnvConfig, timestamps: np.ndarray) -> np.ndarray:
@@ -116,7 +98,8 @@ class EnvCore:
 
     config: EnvConfig
     risk: RiskLimits
-    data: MarketData
+    instrument: Instrument
+    data: MarketArrays
     features: FeatureMatrix
     layout: ObservationLayout
     features_flat: npt.NDArray[np.float32]
@@ -139,15 +122,20 @@ class EnvCore:
         """First and last decision bar an episode may start on (``reset(options={"start_bar": ...})``).
 
         The first leaves a full feature window inside the data; the last leaves one bar to trade in the split.
-        Random starts are drawn from ``[first, E_START_HI]``, which also leaves a full episode.
+        Random starts are drawn from ``[first, EnvParam.START_HI]``, which also leaves a full episode.
         """
-        return int(self.env_params[K.E_START_LO]), int(self.env_params[K.E_SPLIT_END]) - 1
+        return int(self.env_params[EnvParam.START_LO]), int(self.env_params[EnvParam.SPLIT_END]) - 1
+
+    @property
+    def position_scale(self) -> float:
+        """Leverage that an action of 1.0 targets: ``risk.max_leverage`` (the one leverage)."""
+        return float(self.env_params[EnvParam.POSITION_SCALE])
 
     @property
     def coverage_range(self) -> tuple[int, int, int]:
         """``(start_lo, start_hi, split_end)``: the bars random starts are drawn from and the split's end."""
         e = self.env_params
-        return int(e[K.E_START_LO]), int(e[K.E_START_HI]), int(e[K.E_SPLIT_END])
+        return int(e[EnvParam.START_LO]), int(e[EnvParam.START_HI]), int(e[EnvParam.SPLIT_END])
 
     def start_bars(self, start_bar: Any, n: int) -> npt.NDArray[np.int64]:
         """``n`` episode starts from ``options["start_bar"]`` (an int or one per env; ``None``/-1 draws)."""
@@ -175,32 +163,32 @@ class EnvCore:
 def build_core(
     config: EnvConfig | dict[str, Any] | DictConfig | None = None,
     risk: RiskLimits | dict[str, Any] | DictConfig | None = None,
-    data: Frame = None,
+    data: MarketData | Frame = None,
     funding: Frame = None,
     mark: Frame = None,
     features: FeatureMatrix | None = None,
+    instrument: Instrument | str | None = None,
+    data_config: DataConfig | dict[str, Any] | DictConfig | None = None,
     **overrides: Any,
 ) -> EnvCore:
     """Resolve config and data and build an ``EnvCore``.
 
-    :param data: bars as a DataFrame or a file path; ``None`` uses ``config.data_path`` or the store.
-    :param funding: funding frame or file (optional).
-    :param mark: mark-price frame or file (optional).
+    :param data: the run's ``MarketData`` (bars, funding, mark and instrument), or bars as a DataFrame or a
+        file path (then ``instrument`` is required); ``None`` loads ``data_config``.
+    :param funding: funding frame or file (optional, with bars given as a frame or file).
+    :param mark: mark-price frame or file (optional, idem).
     :param features: feature matrix aligned with the bars; ``None`` uses ``builtin_features``.
+    :param instrument: the traded symbol's ``Instrument``, or its symbol (see ``envs.market_source``).
+    :param data_config: a data section (``asterrl.data.config.DataConfig`` or its keys) to load.
     :param overrides: any ``EnvConfig`` field, e.g. ``window=16``.
     """
     cfg = _as_config(config, overrides)
-    limits = _as_risk(risk)
-    if data is None and cfg.data_path is None:
-        bars, funding_frame, mark_frame = _from_store(cfg)
-    else:
-        bars_frame = _read(data if data is not None else cfg.data_path, "ohlcv")
-        assert bars_frame is not None
-        bars = bars_frame
-        funding_frame = _read(funding if funding is not None else cfg.funding_path, "funding")
-        mark_frame = _read(mark if mark is not None else cfg.mark_path, "mark")
-    bars = bars.reset_index(drop=True)
-    market = MarketData.from_frames(bars, funding_frame, mark_frame, cfg.market.costs)
+    source = env_market(data, funding, mark, instrument, data_config)
+    limits = _as_risk(risk, source.instrument)
+    bars = source.bars.reset_index(drop=True)
+    market = MarketArrays.from_frames(
+        bars, source.funding, source.mark, cfg.market.costs, decision_latency_ms=cfg.decision_latency_ms
+    )
     feats = features if features is not None else builtin_features(bars)
     if feats.values.shape[0] != market.n_bars:
         raise DataError(f"features hold {feats.values.shape[0]} rows for {market.n_bars} bars")
@@ -217,33 +205,33 @@ def build_core(
             f"and episode_length {cfg.episode_length}"
         )
 
-    env = np.zeros(K.N_ENV_PARAMS, dtype=np.float64)
-    env[K.E_INITIAL_BALANCE] = cfg.initial_balance
-    env[K.E_POSITION_SCALE] = min(limits.max_leverage, cfg.market.margin.leverage)
-    env[K.E_DEADBAND] = cfg.deadband
-    env[K.E_MIN_HOLD] = cfg.min_hold_bars
-    env[K.E_DISCRETE] = 1.0 if cfg.action_type == "discrete" else 0.0
-    env[K.E_REWARD_KIND] = 0.0 if cfg.reward == "log_return" else 1.0
-    env[K.E_DSR_ETA] = cfg.dsr_eta
-    env[K.E_DRAWDOWN_PENALTY] = cfg.drawdown_penalty
-    env[K.E_TURNOVER_PENALTY] = cfg.turnover_penalty
-    env[K.E_REWARD_SCALE] = cfg.reward_scale
-    env[K.E_WINDOW] = cfg.window
-    env[K.E_N_FEATURES] = layout.n_features
-    env[K.E_EPISODE_LENGTH] = cfg.episode_length
-    env[K.E_START_LO] = start_lo
-    env[K.E_START_HI] = start_hi
-    env[K.E_SPLIT_END] = split_end
-    env[K.E_RANDOM_START] = 1.0 if cfg.random_start else 0.0
-    env[K.E_SAME_STEP] = 1.0 if cfg.autoreset_mode == "same_step" else 0.0
-    env[K.E_LIMIT_ORDERS] = 1.0 if cfg.order_type == "limit" else 0.0
-    env[K.E_LIMIT_OFFSET] = cfg.limit_offset_bps * 1e-4
-    params = cfg.market.to_params()
+    env = np.zeros(N_ENV_PARAMS, dtype=np.float64)
+    env[EnvParam.INITIAL_BALANCE] = cfg.initial_balance
+    env[EnvParam.POSITION_SCALE] = limits.max_leverage
+    env[EnvParam.DEADBAND] = cfg.deadband
+    env[EnvParam.MIN_HOLD] = cfg.min_hold_bars
+    env[EnvParam.DISCRETE] = 1.0 if cfg.action_type == "discrete" else 0.0
+    env[EnvParam.REWARD_KIND] = 0.0 if cfg.reward == "log_return" else 1.0
+    env[EnvParam.DSR_ETA] = cfg.dsr_eta
+    env[EnvParam.DRAWDOWN_PENALTY] = cfg.drawdown_penalty
+    env[EnvParam.TURNOVER_PENALTY] = cfg.turnover_penalty
+    env[EnvParam.REWARD_SCALE] = cfg.reward_scale
+    env[EnvParam.WINDOW] = cfg.window
+    env[EnvParam.N_FEATURES] = layout.n_features
+    env[EnvParam.EPISODE_LENGTH] = cfg.episode_length
+    env[EnvParam.START_LO] = start_lo
+    env[EnvParam.START_HI] = start_hi
+    env[EnvParam.SPLIT_END] = split_end
+    env[EnvParam.RANDOM_START] = 1.0 if cfg.random_start else 0.0
+    env[EnvParam.SAME_STEP] = 1.0 if cfg.autoreset_mode == "same_step" else 0.0
+    env[EnvParam.LIMIT_ORDERS] = 1.0 if cfg.order_type == "limit" else 0.0
+    env[EnvParam.LIMIT_OFFSET] = cfg.limit_offset_bps * 1e-4
+    params = cfg.market.to_params(source.instrument)
     levels = np.asarray(cfg.action_levels, dtype=np.float64)
-    brackets = cfg.market.margin.bracket_table()
+    brackets = source.instrument.bracket_table()
     limit_array = limits.to_array()
-    consts = K.pack_constants(params, env, limit_array, levels, brackets)
-    env[:] = consts[K.C_ENV : K.C_ENV + K.N_ENV_PARAMS]
+    consts = pack_constants(params, env, limit_array, levels, brackets)
+    env[:] = consts[C_ENV : C_ENV + N_ENV_PARAMS]
 
     obs_space: gym.Space[Any]
     if cfg.observation == "box":
@@ -264,6 +252,7 @@ def build_core(
     return EnvCore(
         config=cfg,
         risk=limits,
+        instrument=source.instrument,
         data=market,
         features=feats,
         layout=layout,

@@ -8,6 +8,7 @@ close. ``info`` carries the step's fees, funding, slippage, fill, equity and the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -15,50 +16,28 @@ import numpy as np
 import numpy.typing as npt
 
 from asterrl.errors import ConfigError
-from asterrl.sim import layout as L
+from asterrl.sim.layout import Account, Counter, Report, report_dict_source
 from envs.core import EnvCore, build_core
 from envs.coverage import EpisodeCoverage
-from envs.kernels import C_ENV, E_SAME_STEP, new_single_state, reset_accounts, step_single
+from envs.kernels import new_single_state, reset_accounts, step_single
+from envs.layout import C_ENV, EnvParam
 
-_R_REWARD, _R_TERMINATED, _R_TRUNCATED, _R_BAR = L.R_REWARD, L.R_TERMINATED, L.R_TRUNCATED, L.R_BAR
+_R_REWARD, _R_TERMINATED, _R_TRUNCATED = Report.REWARD.value, Report.TERMINATED.value, Report.TRUNCATED.value
+_R_BAR = Report.BAR.value
 _empty, _FLOAT32 = np.empty, np.float32  # module globals: each step allocates its new observation
 
 
-def report_info(v: list[float]) -> dict[str, float]:
-    """The step report as ``info``: keys ``asterrl.sim.layout.REPORT_KEYS``, in that order.
+def _report_info_builder() -> Callable[[list[float]], dict[str, float]]:
+    """``report_info``: a dict display over ``REPORT_KEYS`` generated from the one list of report names
+    (the fastest way CPython builds a dict of known keys, and this runs every step)."""
+    namespace: dict[str, Any] = {}
+    exec(report_dict_source("report_info"), namespace)
+    built: Callable[[list[float]], dict[str, float]] = namespace["report_info"]
+    built.__doc__ = "The step report as ``info``: keys ``asterrl.sim.layout.REPORT_KEYS``, in that order."
+    return built
 
-    Written out as one dict display (the fastest way CPython builds a dict of known keys: this runs every
-    step); a test checks it against ``REPORT_KEYS``.
-    """
-    (fee, funding, slippage, fill_qty, fill_price, traded_notional, rejected, partial_fill, liquidated,
-     liquidation_fee, shortfall, risk_flags, gate_leverage, equity, wallet_balance, unrealised_pnl, position,
-     margin_ratio, reward, terminated, truncated, bar, timestamp, autoreset) = v  # fmt: skip
-    return {
-        "fee": fee,
-        "funding": funding,
-        "slippage": slippage,
-        "fill_qty": fill_qty,
-        "fill_price": fill_price,
-        "traded_notional": traded_notional,
-        "rejected": rejected,
-        "partial_fill": partial_fill,
-        "liquidated": liquidated,
-        "liquidation_fee": liquidation_fee,
-        "shortfall": shortfall,
-        "risk_flags": risk_flags,
-        "gate_leverage": gate_leverage,
-        "equity": equity,
-        "wallet_balance": wallet_balance,
-        "unrealised_pnl": unrealised_pnl,
-        "position": position,
-        "margin_ratio": margin_ratio,
-        "reward": reward,
-        "terminated": terminated,
-        "truncated": truncated,
-        "bar": bar,
-        "timestamp": timestamp,
-        "autoreset": autoreset,
-    }
+
+report_info = _report_info_builder()
 
 
 def _scalar_action(action: Any) -> float:
@@ -91,7 +70,7 @@ class AsterPerpEnv(gym.Env[Any, Any]):
         # State, report, int state and constants in one array for the kernel to take (views for the rest).
         views = new_single_state(self.core.consts)
         self._state, self._fstate, self._report, self._istate, self._consts = views
-        self._consts[C_ENV + E_SAME_STEP] = 0.0  # a single env never resets itself
+        self._consts[C_ENV + EnvParam.SAME_STEP] = 0.0  # a single env never resets itself
         self._market = self.core.data.values
         self._features = self.core.features_flat
         self._obs_size = self.core.obs_size
@@ -131,11 +110,11 @@ class AsterPerpEnv(gym.Env[Any, Any]):
         )
         self._seeded = True
         self._done = False
-        bar = int(self._istate[L.I_BAR, 0])
+        bar = int(self._istate[Counter.BAR, 0])
         self.coverage.record_starts(bar)
         self._episode_start = bar
         info = {
-            "equity": float(self._fstate[L.S_EQUITY, 0]),
+            "equity": float(self._fstate[Account.EQUITY, 0]),
             "bar": bar,
             "timestamp": int(self.core.data.timestamps[bar]),
         }

@@ -20,8 +20,8 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from asterrl.errors import ConfigError
-from asterrl.sim import layout as L
 from asterrl.sim.account import padded_accounts
+from asterrl.sim.layout import N_REPORT, REPORT_KEYS, Account, Counter, Report
 from envs.core import EnvCore, build_core
 from envs.coverage import EpisodeCoverage
 from envs.kernel_choice import KernelPicker
@@ -126,8 +126,8 @@ class AsterPerpVectorEnv(VectorEnv[Any, Any, Any]):
         self._record_starts(which)
         self._pending &= ~which
         self._any_pending = bool(self._pending.any())
-        bars = self._istate[L.I_BAR, :n].copy()
-        return c.format_obs(obs), {"bar": bars, "equity": self._fstate[L.S_EQUITY, :n].copy()}
+        bars = self._istate[Counter.BAR, :n].copy()
+        return c.format_obs(obs), {"bar": bars, "equity": self._fstate[Account.EQUITY, :n].copy()}
 
     def step(
         self, actions: Any
@@ -140,7 +140,7 @@ class AsterPerpVectorEnv(VectorEnv[Any, Any, Any]):
         n = self.num_envs
         acts = np.asarray(actions, dtype=np.float64).reshape(n)
         obs = np.empty((n, self.core.obs_size), dtype=np.float32)
-        report = np.empty((L.N_REPORT, self._columns), dtype=np.float64)
+        report = np.empty((N_REPORT, self._columns), dtype=np.float64)
         c = self.core
         self._kernel(
             acts,
@@ -155,20 +155,20 @@ class AsterPerpVectorEnv(VectorEnv[Any, Any, Any]):
         )
         self._last_obs = obs
         report = report[:, :n]  # each row a contiguous view over the N envs
-        info: dict[str, Any] = dict(zip(L.REPORT_KEYS, report, strict=True))
-        terminated = report[L.R_TERMINATED] != 0.0
-        truncated = report[L.R_TRUNCATED] != 0.0
+        info: dict[str, Any] = dict(zip(REPORT_KEYS, report, strict=True))
+        terminated = report[Report.TERMINATED] != 0.0
+        truncated = report[Report.TRUNCATED] != 0.0
         done = terminated | truncated
-        self._track_episodes(done, report[L.R_BAR])
+        self._track_episodes(done, report[Report.BAR])
         if self._same_step:
             final = np.zeros_like(self._final)
             final[done] = self._final[done]
             info["final_obs"] = c.format_obs(final)
             info["_final_obs"] = done
-        return c.format_obs(obs), report[L.R_REWARD], terminated, truncated, info
+        return c.format_obs(obs), report[Report.REWARD], terminated, truncated, info
 
     def _record_starts(self, which: npt.NDArray[np.bool_]) -> None:
-        starts = self._istate[L.I_START, : self.num_envs][which]
+        starts = self._istate[Counter.START, : self.num_envs][which]
         self.coverage.record_starts(starts)
         self._episode_start[which] = starts
 

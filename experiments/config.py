@@ -44,15 +44,18 @@ def compose_config(overrides: Sequence[str] = (), config_name: str = CONFIG_NAME
     return cfg
 
 
-def load_config(overrides: Sequence[str] = (), config_name: str = CONFIG_NAME) -> schema.AsterRLConfig:
-    """Typed configuration object (dataclasses and enums) for the given overrides."""
+def load_config(
+    overrides: Sequence[str] = (), config_name: str = CONFIG_NAME, resolve_instrument: bool = True
+) -> schema.AsterRLConfig:
+    """Typed configuration object (dataclasses and enums) for the given overrides, every section validated
+    (``AsterRLConfig.validate``) before any work starts."""
     cfg = compose_config(overrides, config_name)
     try:
         obj = OmegaConf.to_object(cfg)
     except OmegaConfBaseException as exc:
         raise ConfigError(describe_config_error(exc)) from None
     assert isinstance(obj, schema.AsterRLConfig)
-    return obj
+    return obj.validate(resolve_instrument)
 
 
 def to_yaml(cfg: Any) -> str:

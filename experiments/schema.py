@@ -13,11 +13,12 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 
 from agents.config import register as register_agent_schemas
+from agents.config import validate_agent
 from asterrl.data.config import DataConfig
 from asterrl.features.config import FeaturesConfig
 from asterrl.forecast.config import ForecastConfig
 from asterrl.risk import RiskLimits
-from envs.config import EnvConfig
+from envs.config import EnvConfig, check_splits_inside_span
 from experiments.training.config import ExperimentConfig, RayConfig, TrainConfig
 
 
@@ -37,6 +38,29 @@ class AsterRLConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     ray: RayConfig = field(default_factory=RayConfig)
     experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
+
+    def validate(self, resolve_instrument: bool = True) -> AsterRLConfig:
+        """Check every section before any work starts; one ``ConfigError`` line naming the key.
+
+        :param resolve_instrument: also resolve ``data.symbol``'s instrument (store, instrument files,
+            bundled) and check the risk limits and the date splits against it and ``data.start/end``;
+            ``asterrl data`` skips it, since fetching is how a new symbol's instrument arrives.
+        """
+        self.data.validate()
+        self.env.validate()
+        self.risk.validate()
+        self.forecast.validate()
+        if self.agent is not None:
+            validate_agent(self.agent)
+        self.train.validate()
+        self.ray.validate()
+        self.experiment.validate()
+        check_splits_inside_span(self.env, self.data)
+        if resolve_instrument:
+            from asterrl.data.instruments import instrument_of
+
+            self.risk.validate(instrument_of(self.data))
+        return self
 
 
 SCHEMA_NAME = "asterrl_schema"

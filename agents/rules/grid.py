@@ -29,6 +29,9 @@ class GridTrader(RuleAgent):
         c = self.config
         anchor = ema(series.close, c.anchor_period)
         spacing = c.spacing_atr * atr(series.high, series.low, series.close, c.atr_period)
+        instrument = self.mapping.instrument
+        if instrument is not None:  # lines closer than one tick are one price on the exchange
+            spacing = np.maximum(spacing, instrument.tick_size)
         return grid_targets(
             series.close, anchor, spacing, c.levels, c.stop_levels, c.max_fraction, c.allow_short,
             active, fresh_start,

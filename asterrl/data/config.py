@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from asterrl.data.schema import Market
+import pandas as pd
+
+from asterrl.data.schema import SUPPORTED_INTERVALS, Market, normalize_symbol
 from asterrl.data.sources.synthetic import SyntheticConfig
 from asterrl.data.validate import ValidationPolicy
+from asterrl.errors import AsterRLError, ConfigError
+
+
+def parse_time_ms(text: str, what: str) -> int:
+    """ISO date or datetime (UTC unless an offset is given) as epoch ms; ``what`` names the ``data.*`` key."""
+    try:
+        stamp = pd.Timestamp(text)
+    except (ValueError, TypeError):
+        raise ConfigError(f"data.{what}: {text!r} is not an ISO date such as 2024-01-01") from None
+    if stamp.tzinfo is None:
+        stamp = stamp.tz_localize("UTC")
+    return int(stamp.value // 1_000_000)
 
 
 class SourceName(StrEnum):
@@ -56,6 +71,7 @@ class DataConfig:
     source: SourceName = SourceName.ASTER
     #: Sources tried in order when the primary cannot be reached (remote sources only).
     fallback: list[SourceName] = field(default_factory=lambda: [SourceName.BINANCE])
+    #: The traded symbol: it alone selects the bars and the ``Instrument`` (tick, lot, margin tiers).
     symbol: str = "BTCUSDT"
     market: Market = Market.PERP
     #: Kline interval, e.g. 1m, 5m, 1h, 4h, 1d.
@@ -75,5 +91,31 @@ class DataConfig:
     validation: ValidationPolicy = field(default_factory=ValidationPolicy)
     endpoints: EndpointsConfig = field(default_factory=EndpointsConfig)
     files: FilesConfig = field(default_factory=FilesConfig)
+    #: YAML/JSON instruments files consulted after the store and before the bundled instruments
+    #: (``asterrl/data/instruments.yaml`` shows the format).
+    instrument_files: list[str] = field(default_factory=list)
     #: Parameters of the synthetic market (``source: synthetic``); its seed is the run's ``seed``.
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+
+    def validate(self) -> DataConfig:
+        """Raise a one-line ``ConfigError`` naming the ``data.*`` key of a bad value; return ``self``."""
+        try:
+            self.symbol = normalize_symbol(self.symbol)
+        except AsterRLError as error:
+            raise ConfigError(f"data.symbol: {error}") from None
+        if self.interval not in SUPPORTED_INTERVALS:
+            raise ConfigError(
+                f"data.interval={self.interval!r}; expected one of {', '.join(SUPPORTED_INTERVALS)}"
+            )
+        start, end = self.span_ms()
+        if end <= start:
+            raise ConfigError(f"data.end ({self.end}) must be after data.start ({self.start})")
+        if self.source is SourceName.FILE and not self.files.ohlcv:
+            raise ConfigError("data.source=file needs data.files.ohlcv (a CSV, CSV.gz or Parquet file)")
+        return self
+
+    def span_ms(self) -> tuple[int, int]:
+        """``[start, end)`` of the configured span, ms UTC (an empty ``end`` is now)."""
+        start = parse_time_ms(self.start, "start")
+        end = parse_time_ms(self.end, "end") if self.end else int(time.time() * 1000)
+        return start, end

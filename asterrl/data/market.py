@@ -16,7 +16,13 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from asterrl.data.config import DataConfig, SourceName
+from asterrl.data.config import DataConfig, SourceName, parse_time_ms
+from asterrl.data.instruments import (
+    load_instrument,
+    read_snapshot,
+    snapshot_from_exchange_info,
+    write_snapshot,
+)
 from asterrl.data.io import read_table
 from asterrl.data.schema import DataKind, Market, SeriesKey
 from asterrl.data.sources.aster import AsterSource
@@ -28,19 +34,22 @@ from asterrl.data.sources.synthetic import SyntheticMarket
 from asterrl.data.store import MarketStore, WriteResult, frame_hash
 from asterrl.data.validate import require_usable, validate_series
 from asterrl.errors import ConfigError, DataError, OfflineError
+from asterrl.sim.instrument import Instrument
 
 _REMOTE = (SourceName.ASTER, SourceName.BINANCE)
 
 
 @dataclass
 class MarketData:
-    """The bars of one symbol with its funding and mark series (``None`` when not loaded or spot)."""
+    """The bars of one symbol with its funding and mark series (``None`` when not loaded or spot) and its
+    ``Instrument`` (the symbol's trading rules travel with its data)."""
 
     key: SeriesKey
     bars: pd.DataFrame
     funding: pd.DataFrame | None
     mark: pd.DataFrame | None
     source: str
+    instrument: Instrument
 
     @property
     def data_hash(self) -> str:
@@ -49,17 +58,6 @@ class MarketData:
         for frame in (self.bars, self.funding, self.mark):
             digest.update(b"-" if frame is None else frame_hash(frame).encode())
         return digest.hexdigest()
-
-
-def parse_time_ms(text: str, what: str) -> int:
-    """ISO date or datetime (UTC unless an offset is given) as epoch ms."""
-    try:
-        stamp = pd.Timestamp(text)
-    except (ValueError, TypeError):
-        raise ConfigError(f"data.{what}: {text!r} is not an ISO date such as 2024-01-01") from None
-    if stamp.tzinfo is None:
-        stamp = stamp.tz_localize("UTC")
-    return int(stamp.value // 1_000_000)
 
 
 def series_keys(cfg: DataConfig) -> list[SeriesKey]:
@@ -146,7 +144,22 @@ def ensure_market_data(
         report, cleaned = validate_series(fetched, key, cfg.validation, source=served_by)
         require_usable(report)
         results.append(store.write(key, cleaned, source=served_by))
+    if cfg.market is Market.PERP:
+        ensure_instrument(cfg.symbol, store, source, force_fetch or cfg.refresh)
     return results
+
+
+def ensure_instrument(symbol: str, store: MarketStore, source: MarketDataSource, force: bool = False) -> None:
+    """Store the exchange's ``exchangeInfo`` entry of ``symbol`` beside its bars (unless stored already).
+
+    The ``/leverageBracket`` tiers need a signed request, so they are not fetched here; the instrument
+    then takes its tiers from the instruments files (``asterrl.data.instruments``), which says so.
+    """
+    if read_snapshot(store, symbol) is not None and not force:
+        return
+    info = source.exchange_info()
+    served_by = getattr(source, "exchange_info_source", "") or getattr(source, "name", "remote")
+    write_snapshot(store, snapshot_from_exchange_info(info, symbol, served_by))
 
 
 def offline_hint(key: SeriesKey) -> str:
@@ -188,14 +201,15 @@ def load_market(
     keys = series_keys(cfg)
     start = parse_time_ms(cfg.start, "start")
     end = parse_time_ms(cfg.end, "end") if cfg.end else None
+    store = store or MarketStore(cfg.store_dir or default_store_root())
+    instrument = load_instrument(cfg.symbol, cfg.instrument_files, store)
     if cfg.source is SourceName.SYNTHETIC:
         synthetic = SyntheticMarket(cfg.synthetic, seed=seed)
         stop = end if end is not None else int(time.time() * 1000)
         frames = {k.kind: synthetic.fetch(k, start, stop) for k in keys}
-        return _assemble(keys[0], frames, f"synthetic(seed={seed})")
+        return _assemble(keys[0], frames, f"synthetic(seed={seed})", instrument)
     if cfg.source is SourceName.FILE:
-        return _assemble(keys[0], _read_files(cfg, keys, start, end), "file")
-    store = store or MarketStore(cfg.store_dir or default_store_root())
+        return _assemble(keys[0], _read_files(cfg, keys, start, end), "file", instrument)
     missing = [k for k in keys if not store.has(k)]
     if missing or cfg.refresh:
         try:
@@ -204,7 +218,7 @@ def load_market(
             if missing:
                 raise OfflineError(f"{exc}. {offline_hint(missing[0])}") from None
     frames = {k.kind: store.read(k, start, end) for k in keys}
-    return _assemble(keys[0], frames, f"store:{store.root}")
+    return _assemble(keys[0], frames, f"store:{store.root}", instrument)
 
 
 def _read_files(
@@ -231,9 +245,11 @@ def _read_files(
     return frames
 
 
-def _assemble(key: SeriesKey, frames: dict[DataKind, pd.DataFrame], source: str) -> MarketData:
+def _assemble(
+    key: SeriesKey, frames: dict[DataKind, pd.DataFrame], source: str, instrument: Instrument
+) -> MarketData:
     bars = frames[DataKind.OHLCV]
     if bars.empty:
         raise DataError(f"no {key.label()} bars in the configured span (check data.start and data.end)")
     funding, mark = frames.get(DataKind.FUNDING), frames.get(DataKind.MARK)
-    return MarketData(key, bars.reset_index(drop=True), funding, mark, source)
+    return MarketData(key, bars.reset_index(drop=True), funding, mark, source, instrument)

@@ -1,43 +1,37 @@
-"""The risk gate: one numba function that every target position passes, in the env and in the live bridge.
+"""The risk gate: one numba function that every wanted position passes, in the env and in the live bridge.
 
 ``gate_target`` takes the current and wanted position (base asset) with the account's state and returns the
-position the limits allow plus a bit mask saying what fired. The batched environment calls it inside its
-numba step; ``RiskGate`` wraps it for single orders from Python (the live bridge).
+position the limits allow, the position the account must at least come back to (``keep``), and a bit mask
+saying what fired. ``asterrl.risk.order_decision.decide_order`` wraps it with the exchange's filters into
+one order decision; the env's numba step and the live bridge's ``RiskGate.decide`` both call that.
 
 Rules, in order:
 
-1. A drawdown or daily-loss breach returns a flat target (flatten) and ``HALT`` (the caller stops trading).
-2. A hold (target = current position) passes unchanged: no order, nothing to gate.
-3. The target is clipped to ``max_leverage`` (counting the order's own fee and slippage, so leverage *after*
-   the fill stays within the limit), then to ``max_position_notional``. A position the market pushed beyond
-   them is cut back by any order (``trimmed_position``): after an order, leverage and position notional are
-   within the limits.
-4. The order is clipped to ``max_order_notional``, but never so far that the position stays beyond the
-   trimmed one: that forced part of an order is an exit that must happen.
-5. Stale data, an order rate at its limit, or a price outside the band reject the order: the target stays
-   the current position (live only; the environments never set these inputs).
+1. Bad input: a non-finite wanted position is refused (``FLAG_BAD_INPUT``: treated as a hold, so the rules
+   below still guard the account). A non-finite or out-of-range state -- position, price <= 0, equity,
+   a peak or day-start equity <= 0, a negative data age, order count, unit cost or price deviation -- is
+   refused whole: no order at all (``FLAG_BAD_STATE``). Live, either halts with the reason logged.
+2. A drawdown or daily-loss breach returns a flat target (flatten, reduce-only at market) and ``HALT``.
+3. ``keep``: the current position cut back within ``max_leverage`` (counting the exit's own costs) and
+   ``max_position_notional``; equal to the position unless the market pushed it beyond them.
+4. A hold (target = current position) sends no order, unless the position drifted beyond a limit by more
+   than ``drift_tolerance``: then the target is ``keep`` (a reduce-only trim, ``FLAG_DRIFT_TRIM``).
+5. Any other target is clipped to ``max_leverage`` (so leverage *after* the fill, net of its fee and
+   slippage, is within it), then to ``max_position_notional``, then the order to ``max_order_notional`` --
+   never so far that the position stays beyond ``keep``: that forced part of an order must happen.
+6. Stale data (an order that adds risk only), the order-rate limit or a price outside the band reject the
+   order: the target falls back to ``keep`` (the forced part alone still goes).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-from asterrl.risk.limits import (
-    L_MAX_DAILY_LOSS,
-    L_MAX_DATA_AGE_MS,
-    L_MAX_DRAWDOWN,
-    L_MAX_LEVERAGE,
-    L_MAX_ORDER_NOTIONAL,
-    L_MAX_ORDERS_PER_MINUTE,
-    L_MAX_POSITION_NOTIONAL,
-    L_PRICE_BAND,
-    RiskLimits,
-)
+from asterrl.risk.limits import Limit
 
 # Bits of the gate's flag mask.
 FLAG_LEVERAGE_CLIPPED = 1
@@ -48,10 +42,13 @@ FLAG_DAILY_LOSS_BREACH = 16
 FLAG_ORDER_RATE = 32
 FLAG_STALE_DATA = 64
 FLAG_PRICE_BAND = 128
+FLAG_BAD_INPUT = 256
+FLAG_DRIFT_TRIM = 512
+FLAG_BAD_STATE = 1024
 #: Either loss breach: flatten and stop.
 HALT = FLAG_DRAWDOWN_BREACH | FLAG_DAILY_LOSS_BREACH
-#: Any rejection of the order as a whole.
-REJECTED = FLAG_ORDER_RATE | FLAG_STALE_DATA | FLAG_PRICE_BAND
+#: Any rejection of the order as a whole (its forced part excepted).
+REJECTED = FLAG_ORDER_RATE | FLAG_STALE_DATA | FLAG_PRICE_BAND | FLAG_BAD_INPUT | FLAG_BAD_STATE
 
 FLAG_NAMES: dict[int, str] = {
     FLAG_LEVERAGE_CLIPPED: "leverage_clipped",
@@ -62,7 +59,15 @@ FLAG_NAMES: dict[int, str] = {
     FLAG_ORDER_RATE: "order_rate",
     FLAG_STALE_DATA: "stale_data",
     FLAG_PRICE_BAND: "price_band",
+    FLAG_BAD_INPUT: "bad_input",
+    FLAG_DRIFT_TRIM: "drift_trim",
+    FLAG_BAD_STATE: "bad_state",
 }
+
+
+def flag_names(flags: int) -> list[str]:
+    """Names of the bits set in ``flags``, e.g. ``["leverage_clipped"]``."""
+    return [name for bit, name in FLAG_NAMES.items() if flags & bit]
 
 
 @njit(cache=True)
@@ -105,13 +110,25 @@ def leverage_capped_qty(
 def loss_limit_flags(
     equity: float, peak_equity: float, day_start_equity: float, limits: npt.NDArray[np.float64]
 ) -> int:
-    """``FLAG_DRAWDOWN_BREACH`` / ``FLAG_DAILY_LOSS_BREACH`` bits for the account's equity (USDT)."""
+    """``FLAG_DRAWDOWN_BREACH`` / ``FLAG_DAILY_LOSS_BREACH`` bits for the account's equity (USDT).
+
+    A non-finite equity or reference counts as a breach of the limit it feeds (never as "no breach").
+    """
     flags = 0
-    if peak_equity > 0.0 and (peak_equity - equity) >= limits[L_MAX_DRAWDOWN] * peak_equity:
+    if not (peak_equity > 0.0 and (peak_equity - equity) < limits[Limit.MAX_DRAWDOWN] * peak_equity):
         flags |= FLAG_DRAWDOWN_BREACH
-    if day_start_equity > 0.0 and (day_start_equity - equity) >= limits[L_MAX_DAILY_LOSS] * day_start_equity:
+    day = day_start_equity
+    if not (day > 0.0 and (day - equity) < limits[Limit.MAX_DAILY_LOSS] * day):
         flags |= FLAG_DAILY_LOSS_BREACH
     return flags
+
+
+@njit(cache=True)
+def loss_stop_equity(peak_equity: float, day_start_equity: float, limits: npt.NDArray[np.float64]) -> float:
+    """Equity (USDT) at which the first loss limit is reached: the higher of the two thresholds."""
+    drawdown = peak_equity * (1.0 - limits[Limit.MAX_DRAWDOWN])
+    daily = day_start_equity * (1.0 - limits[Limit.MAX_DAILY_LOSS])
+    return max(drawdown, daily)
 
 
 @njit(cache=True)
@@ -125,10 +142,12 @@ def _position_capped(
 ) -> tuple[float, int]:
     """``target_qty`` cut to the leverage limit, then to the position-notional limit; with the flags fired."""
     flags = 0
-    allowed = leverage_capped_qty(current_qty, target_qty, price, equity, unit_cost, limits[L_MAX_LEVERAGE])
+    allowed = leverage_capped_qty(
+        current_qty, target_qty, price, equity, unit_cost, limits[Limit.MAX_LEVERAGE]
+    )
     if allowed != target_qty:
         flags |= FLAG_LEVERAGE_CLIPPED
-    position_cap = limits[L_MAX_POSITION_NOTIONAL] / price
+    position_cap = limits[Limit.MAX_POSITION_NOTIONAL] / price
     if abs(allowed) > position_cap:
         allowed = math.copysign(position_cap, allowed)
         flags |= FLAG_POSITION_CLIPPED
@@ -151,6 +170,43 @@ def trimmed_position(
 
 
 @njit(cache=True)
+def drifted_beyond_tolerance(
+    current_qty: float, price: float, equity: float, limits: npt.NDArray[np.float64]
+) -> bool:
+    """Whether a held position's leverage or notional exceeds its limit by more than the tolerance."""
+    if current_qty == 0.0:
+        return False
+    notional = abs(current_qty) * price
+    slack = 1.0 + limits[Limit.DRIFT_TOLERANCE]
+    if notional > limits[Limit.MAX_POSITION_NOTIONAL] * slack:
+        return True
+    return equity <= 0.0 or notional > limits[Limit.MAX_LEVERAGE] * slack * equity
+
+
+@njit(cache=True)
+def _bad_state(
+    current_qty: float,
+    price: float,
+    equity: float,
+    unit_cost: float,
+    peak_equity: float,
+    day_start_equity: float,
+    data_age_ms: float,
+    orders_last_minute: float,
+    price_deviation: float,
+) -> bool:
+    total = (
+        current_qty + price + equity + unit_cost + peak_equity + day_start_equity + data_age_ms
+        + orders_last_minute + price_deviation
+    )  # fmt: skip
+    if not math.isfinite(total):  # NaN or inf anywhere (a sum of finite numbers this size stays finite)
+        return True
+    if not (price > 0.0 and peak_equity > 0.0 and day_start_equity > 0.0):
+        return True
+    return data_age_ms < 0.0 or orders_last_minute < 0.0 or unit_cost < 0.0 or price_deviation < 0.0
+
+
+@njit(cache=True)
 def gate_target(
     current_qty: float,
     target_qty: float,
@@ -163,8 +219,8 @@ def gate_target(
     orders_last_minute: float,
     price_deviation: float,
     limits: npt.NDArray[np.float64],
-) -> tuple[float, int]:
-    """Apply every limit to a wanted position; return ``(allowed_target_qty, flags)``.
+) -> tuple[float, float, int]:
+    """Apply every limit to a wanted position; return ``(allowed_target_qty, keep_qty, flags)``.
 
     :param current_qty: signed position now, base asset.
     :param target_qty: signed position wanted, base asset.
@@ -174,92 +230,40 @@ def gate_target(
     :param peak_equity: highest equity seen (drawdown reference), USDT.
     :param day_start_equity: equity at the start of the UTC day, USDT.
     :param data_age_ms: age of the newest market data, ms.
-    :param orders_last_minute: orders sent in the trailing 60 s.
-    :param price_deviation: relative distance of the order's price from the mark (0 for market orders).
+    :param orders_last_minute: orders sent in the trailing 60 s before this one.
+    :param price_deviation: relative distance of the order's expected price from the mark.
     :param limits: ``RiskLimits.to_array()``.
+    :returns: the allowed target; ``keep``, the position the account must come back to at least (the
+        difference to the current position is forced: it goes reduce-only at market whatever else
+        happens); and the flags. After ``FLAG_BAD_STATE`` both are ``current_qty``: send nothing.
     """
+    if _bad_state(current_qty, price, equity, unit_cost, peak_equity, day_start_equity, data_age_ms,
+                  orders_last_minute, price_deviation):  # fmt: skip
+        return current_qty, current_qty, FLAG_BAD_STATE
+    bad = 0
+    if not math.isfinite(target_qty):  # no position at all: refused, and the account still guarded
+        target_qty, bad = current_qty, FLAG_BAD_INPUT
     flags = loss_limit_flags(equity, peak_equity, day_start_equity, limits)
     if flags != 0:
-        return 0.0, flags
+        return 0.0, 0.0, flags | bad
+    keep = trimmed_position(current_qty, price, equity, unit_cost, limits)
     if target_qty == current_qty:
-        return target_qty, 0
+        if drifted_beyond_tolerance(current_qty, price, equity, limits):
+            return keep, keep, FLAG_DRIFT_TRIM | bad
+        return current_qty, current_qty, bad
     allowed, flags = _position_capped(current_qty, target_qty, price, equity, unit_cost, limits)
-    order_cap = limits[L_MAX_ORDER_NOTIONAL] / price
+    order_cap = limits[Limit.MAX_ORDER_NOTIONAL] / price
     if abs(allowed - current_qty) > order_cap:
         clipped = current_qty + math.copysign(order_cap, allowed - current_qty)
-        keep = trimmed_position(current_qty, price, equity, unit_cost, limits)
         if abs(keep) < abs(current_qty) and clipped * current_qty > 0.0 and abs(clipped) > abs(keep):
             clipped = keep  # the order cap never keeps a position beyond the limits
         allowed = clipped
         flags |= FLAG_ORDER_CLIPPED
-    if data_age_ms > limits[L_MAX_DATA_AGE_MS]:
-        return current_qty, flags | FLAG_STALE_DATA
-    if orders_last_minute >= limits[L_MAX_ORDERS_PER_MINUTE]:
-        return current_qty, flags | FLAG_ORDER_RATE
-    if price_deviation > limits[L_PRICE_BAND]:
-        return current_qty, flags | FLAG_PRICE_BAND
-    return allowed, flags
-
-
-@dataclass(frozen=True, slots=True)
-class GateDecision:
-    """What the gate allows for one order.
-
-    :param target_qty: allowed signed position after the order, base asset.
-    :param flags: bit mask of ``FLAG_*``.
-    """
-
-    target_qty: float
-    flags: int
-
-    @property
-    def halt(self) -> bool:
-        """A loss limit was breached: flatten and stop trading."""
-        return bool(self.flags & HALT)
-
-    @property
-    def rejected(self) -> bool:
-        """The order was refused as a whole (rate, stale data or price band)."""
-        return bool(self.flags & REJECTED)
-
-    def reasons(self) -> list[str]:
-        """Names of the flags that fired, e.g. ``["leverage_clipped"]``."""
-        return [name for bit, name in FLAG_NAMES.items() if self.flags & bit]
-
-
-class RiskGate:
-    """Typed Python entry to ``gate_target`` for single orders (the live bridge uses it unchanged)."""
-
-    def __init__(self, limits: RiskLimits) -> None:
-        self.limits = limits.validate()
-        self._array = limits.to_array()
-
-    def check(
-        self,
-        *,
-        current_qty: float,
-        target_qty: float,
-        price: float,
-        equity: float,
-        peak_equity: float,
-        day_start_equity: float,
-        unit_cost: float = 0.0,
-        data_age_ms: float = 0.0,
-        orders_last_minute: float = 0,
-        price_deviation: float = 0.0,
-    ) -> GateDecision:
-        """Gate one wanted position; quantities in base asset, money in USDT (see ``gate_target``)."""
-        allowed, flags = gate_target(
-            float(current_qty),
-            float(target_qty),
-            float(price),
-            float(equity),
-            float(unit_cost),
-            float(peak_equity),
-            float(day_start_equity),
-            float(data_age_ms),
-            float(orders_last_minute),
-            float(price_deviation),
-            self._array,
-        )
-        return GateDecision(float(allowed), int(flags))
+    reducing = allowed * current_qty >= 0.0 and abs(allowed) < abs(current_qty)
+    if data_age_ms > limits[Limit.MAX_DATA_AGE_MS] and not reducing:  # stale data never blocks a reduction
+        return keep, keep, flags | FLAG_STALE_DATA
+    if orders_last_minute + 1.0 > limits[Limit.MAX_ORDERS_PER_MINUTE]:
+        return keep, keep, flags | FLAG_ORDER_RATE
+    if price_deviation > limits[Limit.PRICE_BAND]:
+        return keep, keep, flags | FLAG_PRICE_BAND
+    return allowed, keep, flags

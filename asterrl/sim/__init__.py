@@ -1,24 +1,21 @@
 """The perp market model: fills, fees, slippage, funding, margin, liquidation and exchange filters.
 
 One implementation (numba kernels over plain arrays) serves the environments, the backtester, the local
-exchange simulator and paper trading. ``MarketData`` prepares the arrays, ``advance_account`` steps one
-account one bar, ``PerpSimulator`` wraps it for Python callers.
+exchange simulator and paper trading. ``Instrument`` holds a symbol's trading rules, ``MarketArrays``
+prepares the per-bar arrays, ``asterrl.sim.account.advance_account`` steps one account one bar and
+``asterrl.sim.simulator.PerpSimulator`` wraps it for Python callers. This package module imports only the
+light pieces (configs, the instrument, the array layout), so that ``asterrl.risk`` can use them.
 """
 
-from asterrl.sim.account import advance_account, new_state, open_account
-from asterrl.sim.config import CostConfig, ExchangeFilters, MarginBracket, MarginConfig, MarketModelConfig
-from asterrl.sim.market_data import MarketData
-from asterrl.sim.simulator import PerpSimulator
+from asterrl.sim.config import CostConfig, LimitOrderConfig, MarketModelConfig
+from asterrl.sim.instrument import Instrument, MarginTier
+from asterrl.sim.market_arrays import MarketArrays
 
 __all__ = [
     "CostConfig",
-    "ExchangeFilters",
-    "MarginBracket",
-    "MarginConfig",
-    "MarketData",
+    "Instrument",
+    "LimitOrderConfig",
+    "MarginTier",
+    "MarketArrays",
     "MarketModelConfig",
-    "PerpSimulator",
-    "advance_account",
-    "new_state",
-    "open_account",
 ]

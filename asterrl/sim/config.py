@@ -1,21 +1,22 @@
-"""Configuration of the perp market model: fees, slippage, exchange filters, margin brackets.
+"""Configuration of the perp market model: trading costs and the limit-order fill model.
 
-Every dataclass here is a Hydra structured config (plain field types, defaults for every field) and is
-validated by ``validate()``; ``MarketModelConfig.validate()`` runs them all. Defaults follow Aster's
-BTCUSDT perpetual: maker 0.01 % / taker 0.035 %, tick 0.1 USDT, lot step 0.001 BTC, min notional 5 USDT,
-Binance-style maintenance-margin brackets and a 2.5 % liquidation fee.
+Every dataclass here is a Hydra structured config (plain field types, defaults for every field), validated
+by ``validate()``. What belongs to the symbol (tick, lot step, notional limits, margin tiers, liquidation
+fee) is not configured here: it is the ``Instrument`` (``asterrl.sim.instrument``), selected by
+``data.symbol``. The account's leverage is ``risk.max_leverage`` (one leverage, see ``asterrl.risk.limits``).
+Fee defaults are Aster's base tier: maker 0.01 % / taker 0.035 %.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
-from asterrl.errors import ConfigError
-from asterrl.sim import layout as L
+from asterrl.config_values import check_bool, check_int, check_number
+from asterrl.sim.instrument import Instrument
+from asterrl.sim.layout import N_SIM_PARAMS, Param
 
 
 @dataclass
@@ -23,14 +24,17 @@ class CostConfig:
     """Trading costs of one order: fees, spread and market impact.
 
     :param maker_fee: fee of a resting limit order that fills, fraction of notional (0.0001 = 0.01 %).
-    :param taker_fee: fee of a market order or a marketable limit order, fraction of notional.
+    :param taker_fee: fee of a market order, a marketable limit order or a stop, fraction of notional.
     :param half_spread_bps: half the bid-ask spread paid by a market order, in bps of price; ``None``
         estimates it per bar from highs, lows and closes (Abdi-Ranaldo), averaged over ``estimate_window``.
-    :param impact_k: coefficient k of the square-root impact ``k * sigma * sqrt(order / bar notional)``.
-    :param participation_cap: largest fraction of the fill bar's volume an order may take; the rest of
-        the order is not filled (partial fill).
+    :param impact_k: coefficient k of the square-root impact ``k * sigma * sqrt(order / known volume)``,
+        where the volume is the mean USDT volume of the ``volume_window`` bars up to the decision close
+        (the fill bar's own volume is not known when the order is sent at its open).
+    :param participation_cap: largest fraction of that known mean base volume a market order takes; the
+        rest of the order is not filled (a partial fill).
     :param volatility_window: bars in the rolling standard deviation of log returns (sigma, per bar).
     :param estimate_window: bars averaged by the spread estimator when ``half_spread_bps`` is ``None``.
+    :param volume_window: bars in the trailing mean volume that impact and the participation cap use.
     :param min_half_spread_bps: floor of the estimated half-spread, in bps.
     """
 
@@ -41,148 +45,104 @@ class CostConfig:
     participation_cap: float = 0.1
     volatility_window: int = 24
     estimate_window: int = 24
+    volume_window: int = 24
     min_half_spread_bps: float = 0.1
 
-    def validate(self) -> None:
-        """Raise ``ConfigError`` on a negative fee, a cap outside (0, 1] or a non-positive window."""
-        if not (0.0 <= self.maker_fee < 0.1 and 0.0 <= self.taker_fee < 0.1):
-            raise ConfigError("fees must lie in [0, 0.1) (fractions of notional; rebates are not modelled)")
-        if self.half_spread_bps is not None and not 0.0 <= self.half_spread_bps < 1000.0:
-            raise ConfigError("half_spread_bps must lie in [0, 1000) or be null to estimate it from bars")
-        if not 0.0 <= self.impact_k < 100.0:
-            raise ConfigError("impact_k must lie in [0, 100)")
-        if not 0.0 < self.participation_cap <= 1.0:
-            raise ConfigError("participation_cap must lie in (0, 1]")
-        if self.volatility_window < 2 or self.estimate_window < 1:
-            raise ConfigError("volatility_window must be >= 2 and estimate_window >= 1")
-        if self.min_half_spread_bps < 0.0:
-            raise ConfigError("min_half_spread_bps must be >= 0")
+    def validate(self, where: str = "env.market.costs") -> CostConfig:
+        """Raise one-line ``ConfigError`` naming the key of a bad value; return ``self``."""
+        check_number(f"{where}.maker_fee", self.maker_fee, 0.0, 0.1)
+        check_number(f"{where}.taker_fee", self.taker_fee, 0.0, 0.1)
+        if self.half_spread_bps is not None:
+            check_number(f"{where}.half_spread_bps", self.half_spread_bps, 0.0, 1000.0)
+        check_number(f"{where}.impact_k", self.impact_k, 0.0, 100.0)
+        check_number(f"{where}.participation_cap", self.participation_cap, 0.0, 1.0, True, True)
+        check_int(f"{where}.volatility_window", self.volatility_window, 2)
+        check_int(f"{where}.estimate_window", self.estimate_window, 1)
+        check_int(f"{where}.volume_window", self.volume_window, 1)
+        check_number(f"{where}.min_half_spread_bps", self.min_half_spread_bps, 0.0, 1000.0)
+        return self
 
 
 @dataclass
-class ExchangeFilters:
-    """Symbol filters as the exchange applies them (``PRICE_FILTER``, ``LOT_SIZE``, ``MIN_NOTIONAL``).
+class LimitOrderConfig:
+    """How a one-bar limit order fills (``env.order_type=limit``).
 
-    :param tick_size: price increment, USDT. Fill prices are rounded to it, against the trader.
-    :param step_size: quantity increment, base asset. Target positions are rounded towards zero to it.
-    :param min_notional: smallest order notional, USDT; smaller orders are rejected unless they only
-        reduce the position (reduce-only orders are exempt, as on the exchange).
+    A limit order is marketable when it reaches the modelled touch at the fill bar's open (the ask
+    ``open * (1 + half_spread)`` for a buy, the bid for a sell): that part fills at once as a taker, at the
+    market-order price (half-spread and impact) capped at the limit, and only as far as the impact stays
+    within the limit. The rest rests at the limit for the bar, behind the queue already there, and fills
+    as a maker only if the bar trades through the limit by at least one tick (a buy needs
+    ``low <= limit - tick``: the queue at the limit price itself may never be reached).
+
+    The queue/adverse-selection haircut: the resting order fills in proportion to how far the bar trades
+    through its price, ``min(1, penetration / (queue_depth_bps * limit))`` of it, all of it once the bar
+    trades ``queue_depth_bps`` through. A shallow touch (the price dips to the limit and turns) fills
+    little; a run through it (the price keeps going against the order) fills it all -- so resting fills
+    concentrate where they are adversely selected, as on a real book. Any fill is also capped at
+    ``volume_share`` of the fill bar's base volume.
+
+    :param volume_share: largest share of the fill bar's base volume a resting order may take.
+    :param queue_depth_bps: how far beyond the limit (bps of its price) the bar must trade for the whole
+        resting order to fill.
     """
 
-    tick_size: float = 0.1
-    step_size: float = 0.001
-    min_notional: float = 5.0
+    volume_share: float = 0.05
+    queue_depth_bps: float = 20.0
 
-    def validate(self) -> None:
-        """Raise ``ConfigError`` unless tick and step are positive and min notional non-negative."""
-        if not (self.tick_size > 0.0 and self.step_size > 0.0 and self.min_notional >= 0.0):
-            raise ConfigError("tick_size and step_size must be > 0 and min_notional >= 0")
-
-
-@dataclass
-class MarginBracket:
-    """One notional tier of the leverage bracket table (``/fapi/v3/leverageBracket``).
-
-    :param notional_cap: upper notional bound of the tier, USDT (the floor is the previous tier's cap).
-    :param maint_margin_rate: maintenance margin rate of the tier, fraction of notional.
-    :param max_leverage: highest leverage allowed for a position in this tier.
-    """
-
-    notional_cap: float = math.inf
-    maint_margin_rate: float = 0.004
-    max_leverage: float = 125.0
-
-
-def _btcusdt_brackets() -> list[MarginBracket]:
-    return [
-        MarginBracket(50_000.0, 0.004, 125.0),
-        MarginBracket(250_000.0, 0.005, 100.0),
-        MarginBracket(1_000_000.0, 0.01, 50.0),
-        MarginBracket(10_000_000.0, 0.025, 20.0),
-        MarginBracket(20_000_000.0, 0.05, 10.0),
-        MarginBracket(50_000_000.0, 0.10, 5.0),
-        MarginBracket(100_000_000.0, 0.125, 4.0),
-        MarginBracket(200_000_000.0, 0.15, 3.0),
-        MarginBracket(300_000_000.0, 0.25, 2.0),
-        MarginBracket(math.inf, 0.5, 1.0),
-    ]
-
-
-@dataclass
-class MarginConfig:
-    """Cross-margin settings of one account.
-
-    :param leverage: the account's leverage setting; initial margin = notional / leverage.
-    :param brackets: maintenance tiers in ascending notional; the maintenance amount ``cum`` of each tier
-        is derived so that maintenance margin is continuous in notional (as the exchange publishes it).
-    :param liquidation_fee: fee booked on the notional closed by a liquidation, fraction (BTCUSDT 0.025).
-    """
-
-    leverage: float = 5.0
-    brackets: list[MarginBracket] = field(default_factory=_btcusdt_brackets)
-    liquidation_fee: float = 0.025
-
-    def validate(self) -> None:
-        """Raise ``ConfigError`` on a bad leverage, unordered tiers or rates outside [0, 1)."""
-        if not 1.0 <= self.leverage <= 125.0:
-            raise ConfigError("leverage must lie in [1, 125]")
-        if not self.brackets:
-            raise ConfigError("margin brackets must hold at least one tier")
-        previous_cap, previous_rate = 0.0, 0.0
-        for tier in self.brackets:
-            if not tier.notional_cap > previous_cap:
-                raise ConfigError("margin bracket caps must be strictly increasing")
-            if not (previous_rate <= tier.maint_margin_rate < 1.0 and tier.max_leverage >= 1.0):
-                raise ConfigError("maintenance rates must be non-decreasing in [0, 1) and max leverage >= 1")
-            previous_cap, previous_rate = tier.notional_cap, tier.maint_margin_rate
-        if not math.isinf(self.brackets[-1].notional_cap):
-            raise ConfigError("the last margin bracket must be open-ended (notional_cap: .inf)")
-        if not 0.0 <= self.liquidation_fee < 0.5:
-            raise ConfigError("liquidation_fee must lie in [0, 0.5)")
-
-    def bracket_table(self) -> npt.NDArray[np.float64]:
-        """Tiers as a float64 array of rows ``(floor, cap, maint_margin_rate, cum, max_leverage)``.
-
-        ``cum`` (USDT) makes maintenance margin ``notional * rate - cum`` continuous across tiers:
-        ``cum_i = cum_{i-1} + floor_i * (rate_i - rate_{i-1})``.
-        """
-        table = np.zeros((len(self.brackets), 5), dtype=np.float64)
-        floor, cum, previous_rate = 0.0, 0.0, self.brackets[0].maint_margin_rate
-        for row, tier in enumerate(self.brackets):
-            cum += floor * (tier.maint_margin_rate - previous_rate)
-            table[row] = (floor, tier.notional_cap, tier.maint_margin_rate, cum, tier.max_leverage)
-            floor, previous_rate = tier.notional_cap, tier.maint_margin_rate
-        return table
+    def validate(self, where: str = "env.market.limit_orders") -> LimitOrderConfig:
+        """Raise one-line ``ConfigError`` naming the key of a bad value; return ``self``."""
+        check_number(f"{where}.volume_share", self.volume_share, 0.0, 1.0, True, True)
+        check_number(f"{where}.queue_depth_bps", self.queue_depth_bps, 0.0, 10_000.0)
+        return self
 
 
 @dataclass
 class MarketModelConfig:
-    """Everything the market model needs besides the data: costs, filters and margin."""
+    """Everything the market model needs besides the data and the instrument.
+
+    :param costs: fees, spread and impact.
+    :param limit_orders: the resting-order fill model.
+    :param reduce_only_exits: send orders that only shrink the position reduce-only, so they are exempt
+        from the minimum notional as on the exchange; ``false`` sends them as plain orders, which the
+        minimum notional can then reject. Forced exits (risk trims, halts, stops) are always reduce-only.
+    :param stop_slippage: in-bar loss stops (stop-market orders) pay half-spread and impact on top of the
+        trigger price; ``false`` fills them at the trigger (or the gap open).
+    """
 
     costs: CostConfig = field(default_factory=CostConfig)
-    filters: ExchangeFilters = field(default_factory=ExchangeFilters)
-    margin: MarginConfig = field(default_factory=MarginConfig)
+    limit_orders: LimitOrderConfig = field(default_factory=LimitOrderConfig)
+    reduce_only_exits: bool = True
+    stop_slippage: bool = True
 
-    def validate(self) -> MarketModelConfig:
+    def validate(self, where: str = "env.market") -> MarketModelConfig:
         """Validate every part; return ``self`` so calls chain."""
-        self.costs.validate()
-        self.filters.validate()
-        self.margin.validate()
+        self.costs.validate(f"{where}.costs")
+        self.limit_orders.validate(f"{where}.limit_orders")
+        check_bool(f"{where}.reduce_only_exits", self.reduce_only_exits)
+        check_bool(f"{where}.stop_slippage", self.stop_slippage)
         return self
 
-    def to_params(self) -> npt.NDArray[np.float64]:
-        """The constants as the float64 array the kernels read (slots ``asterrl.sim.layout.P_*``)."""
+    def to_params(self, instrument: Instrument) -> npt.NDArray[np.float64]:
+        """The constants as the float64 array the kernels read (slots ``asterrl.sim.layout.Param``)."""
         self.validate()
-        out = np.zeros(L.N_SIM_PARAMS, dtype=np.float64)
-        out[L.P_MAKER_FEE] = self.costs.maker_fee
-        out[L.P_TAKER_FEE] = self.costs.taker_fee
-        out[L.P_IMPACT_K] = self.costs.impact_k
-        out[L.P_PARTICIPATION] = self.costs.participation_cap
-        out[L.P_TICK] = self.filters.tick_size
-        out[L.P_STEP] = self.filters.step_size
-        out[L.P_MIN_NOTIONAL] = self.filters.min_notional
-        out[L.P_LIQUIDATION_FEE] = self.margin.liquidation_fee
-        out[L.P_LEVERAGE] = self.margin.leverage
+        out = np.zeros(N_SIM_PARAMS, dtype=np.float64)
+        out[Param.MAKER_FEE] = self.costs.maker_fee
+        out[Param.TAKER_FEE] = self.costs.taker_fee
+        out[Param.IMPACT_K] = self.costs.impact_k
+        out[Param.PARTICIPATION] = self.costs.participation_cap
         hs = self.costs.half_spread_bps
-        out[L.P_HALF_SPREAD] = -1.0 if hs is None else hs * 1e-4
+        out[Param.HALF_SPREAD] = -1.0 if hs is None else hs * 1e-4
+        out[Param.TICK] = instrument.tick_size
+        out[Param.STEP] = instrument.step_size
+        out[Param.MARKET_STEP] = instrument.market_step_size
+        out[Param.MIN_QTY] = instrument.min_qty
+        out[Param.MAX_QTY] = instrument.max_qty
+        out[Param.MARKET_MAX_QTY] = instrument.market_max_qty
+        out[Param.MIN_NOTIONAL] = instrument.min_notional
+        out[Param.MAX_NOTIONAL] = instrument.max_notional
+        out[Param.LIQUIDATION_FEE] = instrument.liquidation_fee
+        out[Param.REDUCE_ONLY_EXITS] = 1.0 if self.reduce_only_exits else 0.0
+        out[Param.LIMIT_VOLUME_SHARE] = self.limit_orders.volume_share
+        out[Param.LIMIT_QUEUE_DEPTH] = self.limit_orders.queue_depth_bps * 1e-4
+        out[Param.STOP_SLIPPAGE] = 1.0 if self.stop_slippage else 0.0
         return out

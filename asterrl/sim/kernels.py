@@ -18,9 +18,22 @@ _EPS = 1e-9
 
 @njit(cache=True)
 def round_qty_toward_zero(qty: float, step: float) -> float:
-    """Quantity rounded towards zero to a multiple of the lot ``step`` (never beyond what was asked)."""
+    """Quantity rounded towards zero to a multiple of the lot ``step`` (never beyond what was asked).
+
+    An infinite quantity (an uncapped bound) stays infinite.
+    """
+    if math.isinf(qty):
+        return qty
     units = math.floor(abs(qty) / step + _EPS)
     return math.copysign(units * step, qty) if units > 0 else 0.0
+
+
+@njit(cache=True)
+def round_size_up(size: float, step: float) -> float:
+    """Unsigned size rounded up to a multiple of the lot ``step`` (a forced exit never falls short)."""
+    if math.isinf(size):
+        return size
+    return math.ceil(size / step - _EPS) * step if size > 0.0 else 0.0
 
 
 @njit(cache=True)
@@ -62,8 +75,32 @@ def market_fill_price(
 
 
 @njit(cache=True)
+def marketable_size(
+    side: float,
+    limit_price: float,
+    reference_price: float,
+    half_spread: float,
+    impact_k: float,
+    sigma: float,
+    bar_notional: float,
+) -> float:
+    """Largest size (base asset) a limit order takes as a taker before its impact passes the limit price.
+
+    Solves ``reference * (1 + side * (half_spread + k * sigma * sqrt(q * reference / bar_notional)))`` =
+    ``limit`` for ``q``: 0 when the limit does not reach the touch, ``inf`` when impact is off.
+    """
+    room = side * (limit_price / reference_price - 1.0) - half_spread
+    if room < 0.0:
+        return 0.0
+    scale = impact_k * sigma
+    if scale <= 0.0 or bar_notional <= 0.0:
+        return math.inf
+    return bar_notional / reference_price * (room / scale) ** 2
+
+
+@njit(cache=True)
 def bracket_row(notional: float, brackets: npt.NDArray[np.float64]) -> int:
-    """Row of the margin bracket table (``MarginConfig.bracket_table``) holding ``notional`` (USDT)."""
+    """Row of the margin bracket table (``Instrument.bracket_table``) holding ``notional`` (USDT)."""
     last = brackets.shape[0] - 1
     for row in range(last):
         if notional < brackets[row, 1]:
@@ -106,6 +143,13 @@ def liquidation_price(wallet: float, qty: float, entry: float, brackets: npt.NDA
         if price > 0.0 and brackets[row, 0] <= notional < brackets[row, 1]:
             return price
     return 0.0 if qty > 0.0 else math.inf
+
+
+@njit(cache=True)
+def funding_payment(qty: float, valuation_price: float, rate: float) -> float:
+    """Funding received (negative: paid) by a position of ``qty`` at a settlement, USDT:
+    ``-qty * valuation price * rate`` (a positive rate: longs pay shorts)."""
+    return -qty * valuation_price * rate
 
 
 @njit(cache=True)

@@ -12,18 +12,21 @@ import numpy as np
 
 from asterrl.errors import ConfigError
 from asterrl.risk.limits import RiskLimits
-from asterrl.sim import layout as L
 from asterrl.sim.account import advance_account, new_state, open_account
 from asterrl.sim.config import MarketModelConfig
-from asterrl.sim.market_data import MarketData
+from asterrl.sim.instrument import Instrument
+from asterrl.sim.layout import N_REPORT, REPORT_KEYS, Account, Counter
+from asterrl.sim.market_arrays import MarketArrays
 
 
 class PerpSimulator:
     """A single cross-margin account trading a USDT-margined perpetual.
 
     :param data: prepared market arrays.
-    :param config: fees, filters and margin; validated.
-    :param limits: risk limits enforced by the gate on every order; ``RiskLimits()`` if omitted.
+    :param instrument: the symbol's trading rules (tick, lot, notional limits, margin tiers).
+    :param config: costs and the limit-order model; validated.
+    :param limits: risk limits enforced on every order, validated against the instrument (``RiskLimits()``
+        if omitted); ``max_leverage`` is also the account's margin leverage.
     :param initial_balance: starting wallet balance, USDT.
     :param start_bar: the first decision bar (its close has been seen); the first order fills at the next
         bar's open.
@@ -32,13 +35,16 @@ class PerpSimulator:
 
     def __init__(
         self,
-        data: MarketData,
+        data: MarketArrays,
+        instrument: Instrument,
         config: MarketModelConfig | None = None,
         limits: RiskLimits | None = None,
         initial_balance: float = 10_000.0,
         start_bar: int = 0,
         end_bar: int | None = None,
     ) -> None:
+        if not isinstance(instrument, Instrument):
+            raise ConfigError("PerpSimulator needs the symbol's Instrument (asterrl.data.load_instrument)")
         config = config or MarketModelConfig()
         last = data.n_bars - 1
         end = last if end_bar is None else end_bar
@@ -47,42 +53,53 @@ class PerpSimulator:
         if not initial_balance > 0.0:
             raise ConfigError("initial_balance must be > 0")
         self.data = data
-        self.params = config.to_params()
-        self.brackets = config.margin.bracket_table()
-        self.limits = (limits or RiskLimits()).validate().to_array()
+        self.instrument = instrument
+        self.params = config.to_params(instrument)
+        self.brackets = instrument.bracket_table()
+        self.limits = (limits or RiskLimits()).validate(instrument).to_array()
         self.fstate, self.istate = new_state(1)
-        self._report = np.zeros(L.N_REPORT, dtype=np.float64)
+        self._report = np.zeros(N_REPORT, dtype=np.float64)
         open_account(0, start_bar, end, float(initial_balance), self.fstate, self.istate, data.values)
 
     @property
     def bar(self) -> int:
         """Current decision bar index."""
-        return int(self.istate[L.I_BAR, 0])
+        return int(self.istate[Counter.BAR, 0])
 
     @property
     def done(self) -> bool:
         """True once the account was liquidated, halted, or reached its last bar."""
-        return bool(self.istate[L.I_DONE, 0])
+        return bool(self.istate[Counter.DONE, 0])
+
+    @property
+    def halted(self) -> bool:
+        """True once a loss limit halted the account."""
+        return bool(self.istate[Counter.HALTED, 0])
 
     @property
     def wallet(self) -> float:
         """Wallet balance, USDT."""
-        return float(self.fstate[L.S_WALLET, 0])
+        return float(self.fstate[Account.WALLET, 0])
 
     @property
     def position(self) -> float:
         """Signed position, base asset."""
-        return float(self.fstate[L.S_QTY, 0])
+        return float(self.fstate[Account.QTY, 0])
 
     @property
     def entry_price(self) -> float:
         """Average entry price, USDT (0 when flat)."""
-        return float(self.fstate[L.S_ENTRY, 0])
+        return float(self.fstate[Account.ENTRY, 0])
 
     @property
     def equity(self) -> float:
         """Wallet plus unrealised PnL at the last valuation price, USDT."""
-        return float(self.fstate[L.S_EQUITY, 0])
+        return float(self.fstate[Account.EQUITY, 0])
+
+    @property
+    def peak_equity(self) -> float:
+        """Highest equity seen at a bar close, USDT."""
+        return float(self.fstate[Account.PEAK_EQUITY, 0])
 
     def step(self, target_qty: float, limit_price: float | None = None) -> dict[str, Any]:
         """Trade towards ``target_qty`` (base asset) at the next bar's open and advance one bar.
@@ -104,4 +121,4 @@ class PerpSimulator:
             self.limits,
             self._report,
         )
-        return dict(zip(L.REPORT_KEYS, self._report.tolist(), strict=True))
+        return dict(zip(REPORT_KEYS, self._report.tolist(), strict=True))

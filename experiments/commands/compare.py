@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from asterrl.errors import ConfigError
+from asterrl.sim.instrument import Instrument
 from experiments.cli import split_overrides
 from experiments.config import load_config
 
@@ -74,17 +75,29 @@ def compare(overrides: list[str], show_progress: bool = True) -> Path:
     first, last = split_span(base, market.bars, split)
     report_dir = root / "report"
     record_run(
-        RunPaths(root, "report"), base, base.seed, market.data_hash, {"agents": list(base.experiment.agents)}
+        RunPaths(root, "report"),
+        base,
+        base.seed,
+        market.data_hash,
+        {"agents": list(base.experiment.agents), "instrument": market.instrument.to_dict()},
     )
     notes = [
         f"Data: {market.market.key.label()} from {market.market.source}, "
-        f"data hash `{market.data_hash[:16]}`.",
+        f"data hash `{market.data_hash[:16]}`; instrument {_instrument_line(market.instrument)}.",
         f"Split: `{split}`, bars {first} .. {last} ({_day(market, first)} .. {_day(market, last)}), "
         "one episode over the whole split, same market model and risk limits for every agent.",
         "Learning agents act on the env's discrete levels; rule agents and buy-and-hold on continuous "
         "targets.",
     ]
     return write_report(results, report_dir, f"asterrl compare — {base.experiment.name}", notes)
+
+
+def _instrument_line(instrument: Instrument) -> str:
+    """The instrument's rules in one line for the report."""
+    return (
+        f"{instrument.symbol} (tick {instrument.tick_size:g}, lot {instrument.step_size:g}, "
+        f"min notional {instrument.min_notional:g} USDT, max leverage {instrument.max_leverage:g}x)"
+    )
 
 
 def _load_policy(checkpoint: Path, agent: Any) -> Any:

@@ -1,4 +1,8 @@
-"""``asterrl data {fetch,import,validate,list}``: market data into and out of the embedded store."""
+"""``asterrl data {fetch,import,validate,list,instruments}``: market data into and out of the store.
+
+``fetch`` also stores the exchange's ``exchangeInfo`` entry of ``data.symbol`` beside its bars;
+``instruments`` lists every symbol whose ``Instrument`` can be resolved, and where from.
+"""
 
 from __future__ import annotations
 
@@ -35,9 +39,11 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="asterrl data", description=__doc__)
-    sub = parser.add_subparsers(dest="action", required=True, metavar="{fetch,import,validate,list}")
+    sub = parser.add_subparsers(
+        dest="action", required=True, metavar="{fetch,import,validate,list,instruments}"
+    )
 
-    sub.add_parser("fetch", help="fetch the configured series (data.*) into the store")
+    sub.add_parser("fetch", help="fetch the configured series (data.*) and the symbol's rules into the store")
 
     imp = sub.add_parser("import", help="import a file, or every data file under a folder, into the store")
     imp.add_argument("path", type=Path)
@@ -48,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_spec_options(val)
 
     sub.add_parser("list", help="list the series in the store")
+    sub.add_parser(
+        "instruments", help="list the symbols' trading rules (store, data.instrument_files, bundled)"
+    )
     return parser
 
 
@@ -67,7 +76,7 @@ def run(argv: Sequence[str]) -> int:
     if any(flag in options for flag in ("-h", "--help")):
         _parser().parse_args(options)  # prints help and exits 0
     args = _parser().parse_args(options)
-    cfg = load_config(overrides)
+    cfg = load_config(overrides, resolve_instrument=False)  # fetching is how a new symbol's rules arrive
     store = MarketStore(cfg.data.store_dir or default_store_root())
     if args.action == "import":
         return _import(store, cfg, args)
@@ -75,6 +84,8 @@ def run(argv: Sequence[str]) -> int:
         return _validate(cfg, args)
     if args.action == "list":
         return _list(store)
+    if args.action == "instruments":
+        return _instruments(store, cfg)
     return _fetch(store, cfg)
 
 
@@ -152,6 +163,29 @@ def _list(store: MarketStore) -> int:
     return 0
 
 
+def _instruments(store: MarketStore, cfg: AsterRLConfig) -> int:
+    from asterrl.data.instruments import instrument_sources, load_instrument
+
+    print(
+        f"{'symbol':<12} {'tick':>10} {'lot':>10} {'min qty':>10} {'min notional':>12} {'max lev':>8}  "
+        "tiers  from"
+    )
+    unusable = 0
+    for symbol, where in instrument_sources(cfg.data.instrument_files, store).items():
+        try:
+            inst = load_instrument(symbol, cfg.data.instrument_files, store)
+        except AsterRLError as error:
+            unusable += 1
+            print(f"{symbol:<12} unusable: {error}")
+            continue
+        print(
+            f"{inst.symbol:<12} {inst.tick_size:>10g} {inst.step_size:>10g} {inst.min_qty:>10g} "
+            f"{inst.min_notional:>12g} {inst.max_leverage:>7g}x  {len(inst.brackets):>5}  {where}"
+            f" (tiers: {inst.source.get('brackets', where)})"
+        )
+    return 1 if unusable else 0
+
+
 def _fetch(store: MarketStore, cfg: AsterRLConfig) -> int:
     from asterrl.data.market import ensure_market_data, offline_hint, series_keys
 
@@ -164,5 +198,10 @@ def _fetch(store: MarketStore, cfg: AsterRLConfig) -> int:
     for result in results:
         label = result.key.label()
         print(f"{label}: {result.added} rows added, {result.updated} updated, {result.total} stored")
+    from asterrl.data.instruments import read_snapshot
+
+    snapshot = read_snapshot(store, cfg.data.symbol)
+    if snapshot is not None:
+        print(f"instrument {snapshot.symbol}: exchangeInfo from {snapshot.source} stored")
     print(f"store: {store.root}")
     return 0

@@ -248,9 +248,11 @@ def _agent_check(cfg: Any, market: MarketFrames) -> SeriesFunction:
     agent_cfg = validate_agent(cfg.agent)
     if not isinstance(agent_cfg, RuleConfig):
         raise ConfigError(f"agent {agent_cfg.name} is not a rule agent: check-lookahead checks rule agents")
+    from asterrl.data.instruments import instrument_of
+
     core = build_core(
         config=cfg.env, risk=cfg.risk, data=market.bars, funding=market.funding,
-        action_type="continuous", episode_length=0, random_start=False,
+        instrument=instrument_of(cfg.data), action_type="continuous", episode_length=0, random_start=False,
     )  # fmt: skip
     agent = build_rule_agent(agent_cfg, action_mapping(core))
 

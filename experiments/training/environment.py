@@ -21,8 +21,8 @@ from asterrl.features.matrix import FeatureMatrix
 from asterrl.features.pipeline import FeaturePipeline
 from asterrl.forecast.observation import with_forecasts
 from asterrl.observation import builtin_features
+from asterrl.sim.instrument import Instrument
 from envs.core import EnvCore, build_core, split_rows
-from envs.kernels import E_POSITION_SCALE
 
 
 @dataclass
@@ -45,6 +45,11 @@ class RunMarket:
     @property
     def data_hash(self) -> str:
         return self.market.data_hash
+
+    @property
+    def instrument(self) -> Instrument:
+        """The traded symbol's trading rules (recorded in every run's ``run.json``)."""
+        return self.market.instrument
 
 
 def split_span(cfg: Any, bars: pd.DataFrame, split: str) -> tuple[int, int]:
@@ -71,13 +76,10 @@ def prepare_market(cfg: Any, show_progress: bool = True) -> RunMarket:
 
 def build_env_core(cfg: Any, run_market: RunMarket, split: str, **overrides: Any) -> EnvCore:
     """``EnvCore`` of ``split`` over the run's market; ``overrides`` are ``EnvConfig`` fields."""
-    m = run_market.market
     return build_core(
         config=cfg.env,
         risk=getattr(cfg, "risk", None),
-        data=m.bars,
-        funding=m.funding,
-        mark=m.mark,
+        data=run_market.market,
         features=run_market.features,
         split=split,
         **overrides,
@@ -94,5 +96,6 @@ def action_mapping(core: EnvCore) -> ActionMapping:
     return ActionMapping(
         core.config.action_type,
         tuple(float(x) for x in core.config.action_levels),
-        float(core.env_params[E_POSITION_SCALE]),
+        core.position_scale,
+        core.instrument,
     )

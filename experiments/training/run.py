@@ -87,6 +87,7 @@ def train(
             "framework": agent.framework,
             "agent_schema": schema_name(agent),
             "observation_features": list(market.features.columns),
+            "instrument": market.instrument.to_dict(),
         },
     )
     torch.set_num_threads(agent.torch_threads)

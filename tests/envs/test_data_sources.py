@@ -53,8 +53,8 @@ def _write_csvs(folder: Path) -> tuple[Path, Path]:
     bars, funding = _frames()
     (folder / "perp_ohlcv").mkdir(parents=True)
     (folder / "perp_funding").mkdir(parents=True)
-    bars_path = folder / "perp_ohlcv" / "BTCUSDT_1h.csv"
-    funding_path = folder / "perp_funding" / "BTCUSDT_funding.csv"
+    bars_path = folder / "perp_ohlcv" / "TESTUSDT_1h.csv"
+    funding_path = folder / "perp_funding" / "TESTUSDT_funding.csv"
     bars.to_csv(bars_path, index=False)
     funding.to_csv(funding_path, index=False)
     return bars_path, funding_path
@@ -86,35 +86,72 @@ def files(tmp_path: Path) -> tuple[Path, Path]:
     return _write_csvs(tmp_path / "incoming")
 
 
+@pytest.fixture
+def instruments_file(tmp_path: Path) -> Path:
+    """A user instruments file describing TESTUSDT: tick 0.1, lot 0.001, one 1 % tier up to 20x."""
+    path = tmp_path / "instruments.yaml"
+    path.write_text(
+        "instruments:\n"
+        "  - {symbol: TESTUSDT, tick_size: 0.1, step_size: 0.001, min_qty: 0.001, max_qty: 1000000,\n"
+        "     min_notional: 5, brackets: [{notional_floor: 0, notional_cap: inf, maint_margin_rate: 0.01,\n"
+        "     maint_amount: 0, max_leverage: 20}]}\n"
+    )
+    return path
+
+
 def _env(**kwargs: Any) -> envs.AsterPerpEnv:
-    market = {**FREE_MARKET, "filters": {"tick_size": 0.1, "step_size": 0.001, "min_notional": 5.0}}
-    return envs.AsterPerpEnv(window=4, episode_length=20, deadband=0.0, market=market, **kwargs)
+    return envs.AsterPerpEnv(window=4, episode_length=20, deadband=0.0, market=FREE_MARKET, **kwargs)
 
 
-def test_env_reads_bars_and_funding_from_files(files: tuple[Path, Path]) -> None:
+def _data_config(**keys: Any) -> dict[str, Any]:
+    """A data section over 2024-01-01..05 with funding and without mark (the frames have none)."""
+    return {"symbol": "TESTUSDT", "interval": "1h", "start": "2024-01-01", "end": "2024-01-06",
+            "with_mark": False, **keys}  # fmt: skip
+
+
+def test_env_reads_bars_and_funding_from_files_named_in_a_data_config(
+    files: tuple[Path, Path], instruments_file: Path
+) -> None:
     bars_path, funding_path = files
-    _check_first_steps(_env(data_path=str(bars_path), funding_path=str(funding_path)))
+    section = _data_config(
+        source="file",
+        files={"ohlcv": str(bars_path), "funding": str(funding_path)},
+        instrument_files=[str(instruments_file)],
+    )
+    env = _env(data_config=section)
+    assert env.core.instrument.symbol == "TESTUSDT" and env.core.instrument.max_leverage == 20.0
+    assert env.core.instrument.source["tick_size"] == str(instruments_file)
+    _check_first_steps(env)
 
 
-def test_env_reads_the_store_when_no_data_is_given(files: tuple[Path, Path]) -> None:
+def test_env_reads_the_store_through_a_data_config(files: tuple[Path, Path], instruments_file: Path) -> None:
     store = MarketStore(default_store_root())  # under the test's own ASTERRL_HOME (tests/conftest.py)
     for path in files:
         import_file(store, infer_spec(path))
-    _check_first_steps(_env(symbol="BTCUSDT", interval="1h"))
+    _check_first_steps(
+        _env(data_config=_data_config(source="aster", instrument_files=[str(instruments_file)]))
+    )
 
 
-def test_missing_store_series_is_one_clear_error() -> None:
-    with pytest.raises(Exception, match="import it first"):
-        _env(symbol="ETHUSDT", interval="1h")
+def test_bars_without_an_instrument_or_an_unknown_symbol_are_one_clear_error() -> None:
+    bars, funding = _frames()
+    with pytest.raises(ConfigError, match="without an instrument"):
+        _env(data=bars, funding=funding)
+    with pytest.raises(ConfigError, match="no instrument for DOGEUSDT: run `asterrl data fetch"):
+        _env(data=bars, funding=funding, instrument="DOGEUSDT")
+    with pytest.raises(ConfigError, match="needs market data"):
+        _env()
 
 
 def test_start_bar_option_is_checked_and_reaches_the_vector_env() -> None:
     bars, funding = _frames()
-    env = _env(data=bars, funding=funding)
+    env = _env(data=bars, funding=funding, instrument="BTCUSDT")
     lo, hi = env.core.start_bounds
     assert (lo, hi) == (4, 68)  # window 4 after the NaN first row; train split is bars 0..69
     with pytest.raises(ConfigError, match="start_bar"):
         env.reset(options={"start_bar": hi + 1})
-    vec = envs.AsterPerpVectorEnv(3, data=bars, funding=funding, window=4, episode_length=20)
+    vec = envs.AsterPerpVectorEnv(
+        3, data=bars, funding=funding, instrument="BTCUSDT", window=4, episode_length=20
+    )
     _, info = vec.reset(seed=1, options={"start_bar": [10, -1, 30]})
     assert info["bar"][0] == 10 and info["bar"][2] == 30 and lo <= info["bar"][1] <= hi

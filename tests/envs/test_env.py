@@ -23,7 +23,7 @@ RISK = RiskLimits(max_leverage=3.0, max_drawdown=0.9, max_daily_loss=0.9)
 
 def make(**overrides: Any) -> envs.AsterPerpEnv:
     kwargs: dict[str, Any] = {"splits": SPLITS, "window": 8, "episode_length": 50, **overrides}
-    return envs.AsterPerpEnv(data=BARS, funding=FUNDING, mark=MARK, risk=RISK, **kwargs)
+    return envs.AsterPerpEnv(data=BARS, funding=FUNDING, mark=MARK, instrument="BTCUSDT", risk=RISK, **kwargs)
 
 
 @pytest.mark.filterwarnings("ignore:.*Box observation space (minimum|maximum) value")
@@ -39,7 +39,7 @@ def test_gymnasium_and_sb3_checkers_pass(overrides: dict[str, Any]) -> None:
 
 def test_registered_on_import_and_made_from_the_registry() -> None:
     assert envs.ENV_ID in gym.registry
-    env = gym.make(envs.ENV_ID, data=BARS, splits=SPLITS, window=8, episode_length=100)
+    env = gym.make(envs.ENV_ID, data=BARS, instrument="BTCUSDT", splits=SPLITS, window=8, episode_length=100)
     obs, _ = env.reset(seed=3)
     assert obs.dtype == np.float32 and obs.shape == (8 * 6 + 7,)
     vec = gym.make_vec(
@@ -47,6 +47,7 @@ def test_registered_on_import_and_made_from_the_registry() -> None:
         num_envs=3,
         vectorization_mode="vector_entry_point",
         data=BARS,
+        instrument="BTCUSDT",
         splits=SPLITS,
         episode_length=100,
     )
@@ -76,7 +77,8 @@ def test_reward_is_the_log_equity_change_and_info_reports_costs() -> None:
 def test_minimum_holding_period_blocks_trades_until_it_passes() -> None:
     env = make(action_type="continuous", deadband=0.0, min_hold_bars=3)
     env.reset(seed=1)
-    fills = [env.step(np.array([a], dtype=np.float32))[4]["fill_qty"] != 0.0 for a in [1, -1, -1, -1, 0]]
+    actions = [0.5, -0.5, -0.5, -0.5, 0.0]  # 1.5x: far from the 3x limit, so no drift trim interferes
+    fills = [env.step(np.array([a], dtype=np.float32))[4]["fill_qty"] != 0.0 for a in actions]
     # Filled at step 1's open: held through 3 bars (steps 1-3), so the flip goes through at step 4.
     assert fills == [True, False, False, True, False]  # and the flip starts a new holding period
 
@@ -118,7 +120,15 @@ def test_vector_env_gives_the_trajectories_of_single_envs(num_envs: int) -> None
     steps = 60
     actions = rng.integers(0, 5, size=(steps, num_envs))
     vec = envs.AsterPerpVectorEnv(
-        num_envs, data=BARS, funding=FUNDING, mark=MARK, risk=RISK, splits=SPLITS, window=8, **overrides
+        num_envs,
+        data=BARS,
+        funding=FUNDING,
+        mark=MARK,
+        instrument="BTCUSDT",
+        risk=RISK,
+        splits=SPLITS,
+        window=8,
+        **overrides,
     )
     obs, _ = vec.reset(seed=100)
     traj = [(obs, np.zeros(num_envs), np.zeros(num_envs, bool), np.zeros(num_envs, bool), None)]
@@ -141,6 +151,7 @@ def test_same_step_autoreset_returns_the_final_observation() -> None:
         data=BARS,
         funding=FUNDING,
         mark=MARK,
+        instrument="BTCUSDT",
         risk=RISK,
         splits=SPLITS,
         window=8,
@@ -162,9 +173,34 @@ def test_same_step_autoreset_returns_the_final_observation() -> None:
 
 
 def test_info_holds_every_report_key_in_order() -> None:
-    from asterrl.sim import layout as L
+    from asterrl.sim.layout import N_REPORT, REPORT_KEYS, Report
     from envs.perp_env import report_info
 
-    info = report_info([float(i) for i in range(L.N_REPORT)])
-    assert list(info) == list(L.REPORT_KEYS)
-    assert list(info.values()) == [float(i) for i in range(L.N_REPORT)]
+    info = report_info([float(i) for i in range(N_REPORT)])
+    assert list(info) == list(REPORT_KEYS) == [slot.name.lower() for slot in Report]
+    assert list(info.values()) == [float(i) for i in range(N_REPORT)]
+
+
+def test_the_serial_and_parallel_loops_are_one_function_cached_apart() -> None:
+    from envs.kernels import _step_all, step_accounts, step_accounts_parallel
+
+    # One Python body, two builds under their own names (numba names its cache files after them).
+    assert step_accounts.py_func.__code__ is _step_all.__code__ is step_accounts_parallel.py_func.__code__
+    assert step_accounts.py_func.__qualname__ != step_accounts_parallel.py_func.__qualname__
+    equities = []
+    for kernel in (step_accounts, step_accounts_parallel):
+        vec = envs.AsterPerpVectorEnv(
+            16,
+            data=BARS,
+            funding=FUNDING,
+            mark=MARK,
+            instrument="BTCUSDT",
+            risk=RISK,
+            splits=SPLITS,
+            window=8,
+        )
+        vec._kernel = kernel  # type: ignore[assignment]
+        vec.reset(seed=3)
+        rng = np.random.default_rng(0)
+        equities.append(np.array([vec.step(rng.integers(0, 5, 16))[4]["equity"].copy() for _ in range(60)]))
+    assert np.array_equal(equities[0], equities[1])

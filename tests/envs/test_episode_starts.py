@@ -22,7 +22,14 @@ from tests.envs.market import SPLITS, synthetic_market
 
 BARS, FUNDING, MARK = synthetic_market()
 RISK = RiskLimits(max_leverage=3.0, max_drawdown=0.9, max_daily_loss=0.9)
-KWARGS: dict[str, Any] = {"data": BARS, "funding": FUNDING, "mark": MARK, "risk": RISK, "splits": SPLITS}
+KWARGS: dict[str, Any] = {
+    "data": BARS,
+    "funding": FUNDING,
+    "mark": MARK,
+    "instrument": "BTCUSDT",
+    "risk": RISK,
+    "splits": SPLITS,
+}
 
 
 def single(**overrides: Any) -> envs.AsterPerpEnv:

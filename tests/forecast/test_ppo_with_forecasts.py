@@ -47,6 +47,7 @@ def test_sb3_ppo_trains_with_forecast_columns(synthetic_market: MarketData, tmp_
     core = build_core(
         {"window": 4, "episode_length": 32, "split_fractions": [0.8, 0.1, 0.1]},
         data=bars, funding=synthetic_market.funding, mark=synthetic_market.mark, features=observed,
+        instrument=synthetic_market.instrument,
     )  # fmt: skip
     assert core.layout.n_features == len(features.columns) + 6
     env = AsterPerpEnv(core)

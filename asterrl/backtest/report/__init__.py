@@ -9,9 +9,6 @@ leaves no half-written report.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +20,7 @@ from asterrl.backtest.report.figures import FIGURES, write_figures
 from asterrl.backtest.report.html import render_html
 from asterrl.backtest.report.series import ReportSeries, report_series
 from asterrl.backtest.result import BacktestResult
+from asterrl.files import atomic_directory, atomic_write
 
 __all__ = [
     "MetricRow",
@@ -101,20 +99,12 @@ def write_report(
     series = report_series(result, cfg.rolling_window)
     title = cfg.title or f"{result.name} on {result.symbol}"
     notes = _notes(result, analysis)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        metrics_frame(analysis.rows).to_csv(staging / "metrics.csv")
-        (staging / "report.md").write_text(markdown_report(title, notes, analysis.rows, cfg.confidence))
+    with atomic_directory(out) as staging:
+        atomic_write(staging / "metrics.csv", metrics_frame(analysis.rows).to_csv())
+        atomic_write(staging / "report.md", markdown_report(title, notes, analysis.rows, cfg.confidence))
         page = render_html(title, notes, analysis.rows, series, analysis.bootstrap, cfg.html_max_points)
-        (staging / "report.html").write_text(page, encoding="utf-8")
+        atomic_write(staging / "report.html", page)
         write_figures(series, analysis.bootstrap, staging)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return ReportPaths(
         out, out / "report.md", out / "report.html", out / "metrics.csv", {n: out / n for n in FIGURES}
     )

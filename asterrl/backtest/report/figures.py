@@ -10,6 +10,7 @@ import numpy as np
 
 from asterrl.backtest.montecarlo import MonteCarloResult
 from asterrl.backtest.report.series import ReportSeries, minmax_thin
+from asterrl.files import atomic_path
 
 #: Most fill markers drawn on the price chart (evenly thinned beyond).
 MAX_MARKERS = 5000
@@ -150,7 +151,8 @@ def write_figures(s: ReportSeries, fan: MonteCarloResult, out_dir: Path) -> dict
             ax.xaxis.set_major_locator(locator)
             ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         fig.tight_layout()
-        fig.savefig(out_dir / name)
+        with atomic_path(out_dir / name) as temporary:
+            fig.savefig(temporary, format="png")
         plt.close(fig)
         paths[name] = out_dir / name
     return paths

@@ -23,6 +23,9 @@ class FallbackSource:
     :param sources: sources in order of preference, e.g. ``[AsterSource(), BinanceSource()]``.
     """
 
+    #: Name of the source that served the last ``exchange_info`` answer.
+    exchange_info_source: str = ""
+
     def __init__(self, sources: Sequence[MarketDataSource], name: str = "fallback") -> None:
         if not sources:
             raise ValueError("FallbackSource needs at least one source")
@@ -49,11 +52,14 @@ class FallbackSource:
         raise OfflineError(f"no source could serve {key.label()}: " + "; ".join(failures))
 
     def exchange_info(self) -> dict[str, Any]:
-        """Exchange information of the first source that answers."""
+        """Exchange information of the first source that answers (named by ``exchange_info_source``)."""
         failures: list[str] = []
         for source in self.sources:
             try:
-                return source.exchange_info()
+                info = source.exchange_info()
             except SourceUnavailableError as exc:
                 failures.append(str(exc))
+                continue
+            self.exchange_info_source = source.name
+            return info
         raise OfflineError("no source could serve exchangeInfo: " + "; ".join(failures))

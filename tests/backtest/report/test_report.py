@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from asterrl.backtest.metrics import max_drawdown
 from asterrl.backtest.montecarlo import MonteCarloConfig
 from asterrl.backtest.report import ReportConfig, ReportPaths, analyse, report_series, write_report
 from asterrl.backtest.report.figures import FIGURES
@@ -20,7 +21,6 @@ from asterrl.backtest.report.series import minmax_thin, monthly_returns, rolling
 from asterrl.backtest.result import BacktestResult
 from asterrl.backtest.stats import deflated_sharpe_ratio, kurtosis, sharpe_ratio, skewness
 from asterrl.errors import ConfigError
-from experiments.training.metrics import max_drawdown
 from tests.backtest.results import BARS_PER_YEAR_1H, FAST_REPORT, signal_result, sma_signal
 
 

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
+from asterrl.backtest.metrics import max_drawdown, sharpe_ratio, sortino_ratio
 from asterrl.backtest.stats import pathwise
 from asterrl.errors import DataError
-from experiments.training.metrics import max_drawdown, sharpe_ratio, sortino_ratio
 
 
 def test_three_returns_by_hand() -> None:
@@ -25,7 +25,7 @@ def test_three_returns_by_hand() -> None:
 
 
 def test_rows_agree_with_the_evaluation_metrics() -> None:
-    """experiments.training.metrics computes one series at a time, separately written."""
+    """asterrl.backtest.metrics computes one series at a time, separately written."""
     rng = np.random.default_rng(0)
     paths = 0.0005 + 0.01 * rng.standard_normal((5, 400))
     for row, s, so, dd in zip(
