@@ -88,6 +88,16 @@ class DeployConfig:
     :param state_dir: where the state store, kill file and status live.
     :param history_bars: bars of history kept for the features (more than the artifact's warm-up).
     :param poll_s: REST polling interval when the kline stream is down, seconds.
+    :param streams: follow the kline, mark-price and user-data WebSocket streams (REST stays the truth:
+        a closed kline wakes the bridge, an order event makes it read that order at once).
+    :param clock: ``local`` (the machine's clock, offset to the exchange's) or ``exchange`` (read the
+        exchange's ``/time`` every tick: paper replays running faster than real time).
+    :param nonce_window_ms: how far the exchange accepts a request's nonce (V3) or timestamp (V1) from its
+        clock, ms: an unanswered order older than this can no longer be accepted (Aster: 10 000).
+    :param slow_call_ms: an exchange call slower than this is logged as a fault, ms.
+    :param exchange_leverage: the account's leverage setting on the exchange (initial margin = notional /
+        setting); the position's leverage stays within ``risk.max_leverage`` through the gate whatever it
+        is. 0: twice that limit (room for fees and a limit order's band), within the instrument's maximum.
     :param max_bars: stop after this many decisions (0: run until stopped).
     :param metrics_port: Prometheus text on 127.0.0.1:PORT (0: off).
     :param kill_file: a file whose existence halts the bot; empty: ``<state_dir>/<run_id>.kill``.
@@ -107,6 +117,11 @@ class DeployConfig:
     state_dir: str = "~/.asterrl/deploy"
     history_bars: int = 1000
     poll_s: float = 1.0
+    streams: bool = True
+    clock: str = "local"
+    nonce_window_ms: int = 10_000
+    slow_call_ms: float = 1_000.0
+    exchange_leverage: int = 0
     max_bars: int = 0
     metrics_port: int = 0
     kill_file: str = ""
@@ -122,13 +137,14 @@ class DeployConfig:
             raise ConfigError("asterrl deploy needs artifact=DIR (a frozen policy from asterrl export)")
         _one_of("mode", self.mode, MODES)
         _one_of("api", self.api, APIS)
+        _one_of("clock", self.clock, ("local", "exchange"))
         _one_of("reconcile.open_orders", self.reconcile.open_orders, OPEN_ORDER_RULES)
         _one_of("reconcile.position", self.reconcile.position, POSITION_RULES)
         for kind, state in self.limits.breach.items():
             _one_of(f"limits.breach.{kind}", state, BREACH_STATES)
         if self.history_bars < 3 or self.max_bars < 0 or not 0 <= self.metrics_port < 65536:
             raise ConfigError("deploy: history_bars must be >= 3, max_bars >= 0, metrics_port in [0, 65535]")
-        for name in ("poll_s",):
+        for name in ("poll_s", "nonce_window_ms", "slow_call_ms"):
             _positive(name, getattr(self, name))
         for name in ("max_slippage_bps", "stale_bar_s", "stale_stream_s"):
             _positive(f"limits.{name}", getattr(self.limits, name))

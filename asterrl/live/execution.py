@@ -1,7 +1,8 @@
 """Execution: the change of position the gate allowed, turned into legs and the orders that work them.
 
-Legs: a change that only shrinks the position is one reduce-only leg; one that crosses zero is a reduce-only
-leg closing the position and an opening leg; one that grows it is an opening leg. A leg larger than
+Legs: a change that only shrinks the position is one reduce-only leg; one that grows it is an opening leg;
+one that crosses zero is, with limit orders, a reduce-only leg closing the position and an opening leg,
+and with market orders one plain order, as the training env fills it (one fill, one impact). A leg larger than
 ``max_volume_share`` of the recent mean bar volume is sliced into children no larger than that, each its
 own leg, worked one after another.
 
@@ -68,12 +69,14 @@ class ExecutionConfig:
 
 @dataclass(frozen=True, slots=True)
 class Leg:
-    """One leg of a decision: ``qty`` (base asset, > 0) bought or sold, reduce-only when it shrinks."""
+    """One leg of a decision: ``qty`` (base asset, > 0) bought or sold, reduce-only when it shrinks;
+    ``market`` legs (the gate's forced exits) go at market whatever the execution style."""
 
     index: int
     side: str
     qty: float
     reduce_only: bool
+    market: bool = False
 
     @property
     def sign(self) -> int:
@@ -82,11 +85,13 @@ class Leg:
 
 @dataclass(frozen=True, slots=True)
 class Quote:
-    """Prices the planner works from, USDT: the mark and the best bid and ask (``nan`` when unknown)."""
+    """Prices the planner works from, USDT: the mark, the best bid and ask, and the last trade price
+    (``nan`` when unknown)."""
 
     mark: float
     bid: float = math.nan
     ask: float = math.nan
+    last: float = math.nan
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +142,10 @@ def plan_legs(
     :param mean_volume: mean base volume of the recent bars (slicing), base asset.
     """
     legs: list[tuple[float, float, bool]] = []  # (sign, qty, reduce_only)
-    if current_qty != 0.0 and (target_qty * current_qty < 0.0 or target_qty == 0.0):
+    flip = current_qty != 0.0 and target_qty * current_qty < 0.0
+    if flip and cfg.style == "market":
+        legs.append((math.copysign(1.0, target_qty), abs(target_qty - current_qty), False))
+    elif current_qty != 0.0 and (flip or target_qty == 0.0):
         legs.append((-math.copysign(1.0, current_qty), abs(current_qty), True))
         if target_qty != 0.0:
             legs.append((math.copysign(1.0, target_qty), abs(target_qty), False))
@@ -170,7 +178,7 @@ def order_for(leg: Leg, attempt: int, remaining: float, quote: Quote, instrument
     """
     if remaining <= 0.0 or not (quote.mark > 0.0 and math.isfinite(quote.mark)):
         return None
-    if cfg.style == "market":
+    if cfg.style == "market" or leg.market:
         return None if attempt > 0 else OrderSpec(leg.index, 0, leg.side, "MARKET", remaining, None, None,
                                                   leg.reduce_only)  # fmt: skip
     band = cfg.price_band_bps * 1e-4
@@ -190,6 +198,41 @@ def order_for(leg: Leg, attempt: int, remaining: float, quote: Quote, instrument
         price = instrument.round_price(quote.mark * (1.0 + sign * band), sign)
         return OrderSpec(leg.index, attempt, leg.side, "LIMIT", remaining, price, "IOC", leg.reduce_only)
     return None
+
+
+def legs_for_order(
+    current_qty: float,
+    order_qty: float,
+    forced_qty: float,
+    n_orders: int,
+    instrument: Instrument,
+    mean_volume: float,
+    cfg: ExecutionConfig,
+) -> list[Leg]:
+    """The legs carrying the gate's order; a leg larger than the gate's per-order size (``n_orders`` > 1)
+    is cut. With limit orders the forced part goes first (reduce-only, at market), then the rest as
+    ``plan_legs`` lays it out; with market orders the whole order is laid out at once (the forced part
+    fills within it, as the market model fills ``forced + voluntary`` in one go)."""
+    if order_qty == 0.0:
+        return []
+    sign = math.copysign(1.0, order_qty)
+    legs: list[Leg] = []
+    if cfg.style == "market":
+        forced_qty = 0.0
+    if forced_qty > 0.0:
+        legs.append(Leg(0, _side(sign), forced_qty, True, market=True))
+    start = current_qty + sign * forced_qty
+    for leg in plan_legs(start, current_qty + order_qty, instrument, mean_volume, cfg):
+        legs.append(Leg(len(legs), leg.side, leg.qty, leg.reduce_only))
+    if n_orders <= 1:
+        return legs
+    size = abs(order_qty)
+    child = math.ceil(size / n_orders / instrument.step_size - 1e-9) * instrument.step_size
+    out: list[Leg] = []
+    for leg in legs:
+        for piece in _slices(leg.qty, child, instrument):
+            out.append(Leg(len(out), leg.side, piece, leg.reduce_only, leg.market))
+    return out
 
 
 def reprice_due(sent_ms: int, now_ms: int, cfg: ExecutionConfig) -> bool:

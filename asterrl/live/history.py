@@ -53,7 +53,7 @@ class MarketHistory:
         bars = await self.fetch(DataKind.OHLCV, start, now_ms)
         if bars.empty:
             raise DataError("the exchange returned no closed bars to warm the features up with")
-        self.bars = bars.reset_index(drop=True)
+        self.bars = _real_columns(bars).reset_index(drop=True)
         self.mark = await self._mark(start, now_ms)
         funding = await self._funding(start - 3 * max(self.interval_ms, 8 * 3_600_000), now_ms + 1)
         self.funding = None if funding is None else _appended(None, funding, FUNDING_ROWS)
@@ -71,7 +71,7 @@ class MarketHistory:
         new = await self.fetch(DataKind.OHLCV, start, now_ms)
         if new.empty:
             return 0
-        self.bars = _appended(self.bars, new, self.history_bars)
+        self.bars = _real_columns(_appended(self.bars, _real_columns(new), self.history_bars))
         mark = await self._mark(start, now_ms)
         if mark is not None:
             self.mark = _appended(self.mark, mark, self.history_bars)
@@ -89,6 +89,16 @@ class MarketHistory:
     async def _funding(self, start: int, end: int) -> pd.DataFrame | None:
         frame = await self.fetch(DataKind.FUNDING, start, end)
         return None if frame.empty else frame.reset_index(drop=True)
+
+
+def _real_columns(bars: pd.DataFrame) -> pd.DataFrame:
+    """``bars`` without a quote volume that is 0 where the base volume is not (a venue that does not know
+    it; the market arrays then use volume x close, as for data without the column)."""
+    if "quote_volume" in bars.columns:
+        missing = (bars["quote_volume"] <= 0) & (bars["volume"] > 0)
+        if missing.any():
+            return bars.drop(columns=["quote_volume"])
+    return bars
 
 
 def _appended(old: pd.DataFrame | None, new: pd.DataFrame, keep: int | None) -> pd.DataFrame:

@@ -1,8 +1,9 @@
 """What the bridge needs of ``asterrl.sim``'s per-bar market arrays, for the decision bar of a live history.
 
-The arrays are built by the same ``from_frames`` as the env's (valuation close from the mark klines, hours
-to the next settlement and the last settled rate from the funding history, volatility and half-spread
-known at the close), over the bars the bridge holds; only the newest row is read. This module is the one
+The arrays are built by the same ``MarketArrays.from_frames`` as the env's (valuation close from the mark
+klines, hours to the next settlement and the last settled rate from the funding history, volatility,
+half-spread and known volume at the close), over the bars the bridge holds; the decision reads the newest
+row, and the gate prices its order from it with the sim's own ``taker_price``. This module is the one
 place the bridge touches the sim's array layout.
 """
 
@@ -14,9 +15,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from asterrl.sim import layout as L
 from asterrl.sim.config import CostConfig
-from asterrl.sim.market_data import MarketData
+from asterrl.sim.layout import Market
+from asterrl.sim.market_arrays import MarketArrays
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,9 +28,8 @@ class BarInputs:
     :param close: last-trade close; ``value_close``: valuation (mark) close.
     :param hours_to_funding: hours from the close to the next settlement.
     :param last_funding_rate: most recent settled rate at the close (fraction).
-    :param sigma: per-bar volatility of log returns known at the close.
-    :param half_spread: estimated half-spread known at the close, fraction of price.
     :param day: UTC day number of the bar's open.
+    :param values: the market arrays of every bar held (``Market`` columns); ``row``: the decision bar's.
     """
 
     open_ms: int
@@ -37,9 +37,9 @@ class BarInputs:
     value_close: float
     hours_to_funding: float
     last_funding_rate: float
-    sigma: float
-    half_spread: float
     day: int
+    values: npt.NDArray[np.float64]
+    row: int
 
 
 def bar_inputs(
@@ -50,16 +50,17 @@ def bar_inputs(
     interval_ms: int,
 ) -> tuple[BarInputs, npt.NDArray[np.float64]]:
     """The newest bar's inputs, and the volumes of the bars (base asset) for the planner's slicing."""
-    market = MarketData.from_frames(bars, funding, mark, costs, interval_ms)
-    row = market.values[-1]
+    market = MarketArrays.from_frames(bars, funding, mark, costs, interval_ms)
+    row = market.n_bars - 1
+    last = market.values[row]
     inputs = BarInputs(
-        open_ms=int(market.timestamps[-1]),
-        close=float(row[L.M_CLOSE]),
-        value_close=float(row[L.M_VALUE_CLOSE]),
-        hours_to_funding=float(row[L.M_HOURS_TO_FUNDING]),
-        last_funding_rate=float(row[L.M_LAST_FUNDING_RATE]),
-        sigma=float(row[L.M_SIGMA]),
-        half_spread=float(row[L.M_HALF_SPREAD]),
-        day=int(row[L.M_DAY]),
+        open_ms=int(market.timestamps[row]),
+        close=float(last[Market.CLOSE]),
+        value_close=float(last[Market.VALUE_CLOSE]),
+        hours_to_funding=float(last[Market.HOURS_TO_FUNDING]),
+        last_funding_rate=float(last[Market.LAST_FUNDING_RATE]),
+        day=int(last[Market.DAY]),
+        values=market.values,
+        row=row,
     )
-    return inputs, np.ascontiguousarray(market.values[:, L.M_VOLUME])
+    return inputs, np.ascontiguousarray(market.values[:, Market.VOLUME])

@@ -34,7 +34,7 @@ class TradingState(IntEnum):
 
 
 #: Breach kinds that clear by themselves when the condition ends.
-TRANSIENT = frozenset({"stale_data", "stale_stream"})
+TRANSIENT = frozenset({"stale_data", "stale_stream", "leverage", "position_notional"})
 
 
 class RiskStateMachine:

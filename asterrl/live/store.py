@@ -275,6 +275,10 @@ class StateStore:
         rows = self._db.execute("SELECT * FROM fills WHERE trade_id > ? ORDER BY trade_id", (trade_id,))
         return [(*r[:7], bool(r[7])) for r in rows.fetchall()]
 
+    def fill_count_since(self, ts_ms: int) -> int:
+        """Fills at or after ``ts_ms``."""
+        return int(self._db.execute("SELECT COUNT(*) FROM fills WHERE ts_ms >= ?", (ts_ms,)).fetchone()[0])
+
     def last_funding_ms(self) -> int | None:
         row = self._db.execute("SELECT MAX(ts_ms) FROM funding").fetchone()
         return None if row[0] is None else int(row[0])

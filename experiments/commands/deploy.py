@@ -89,10 +89,9 @@ async def deploy(overrides: list[str], file: str | None = None) -> int:
 
 
 async def _trade(cfg: object, policy: object, keys: object) -> int:
+    from asterrl.data.sources.aster import AsterSource
     from asterrl.exchange.client import AsterClient
     from asterrl.exchange.rest import ClientConfig, V1Credentials, V3Credentials
-
-    from asterrl.data.sources.aster import AsterSource
     from asterrl.live.artifact import FrozenPolicy
     from asterrl.live.bridge import Bridge
     from asterrl.live.config import DeployConfig
@@ -111,10 +110,14 @@ async def _trade(cfg: object, policy: object, keys: object) -> int:
         credentials = V1Credentials(keys.api_key.reveal(), keys.secret.reveal())
     state = cfg.state_path()
     store = StateStore(state, cfg.name())
-    client = AsterClient(ClientConfig(cfg.rest_url), credentials, nonce_state=state.with_suffix(".nonce"))
-    venue = Venue(client, symbol, policy.manifest.interval, AsterSource(cfg.rest_url))
+    client_cfg = ClientConfig(cfg.rest_url, nonce_window_ms=cfg.nonce_window_ms,
+                              recv_window_ms=min(cfg.nonce_window_ms, 60_000))  # fmt: skip
+    nonces = state.with_suffix(".nonce")
+    client = AsterClient(client_cfg, credentials, nonce_state=nonces)
+    streams = AsterClient(client_cfg, credentials, nonce_state=nonces) if cfg.streams else None
+    venue = Venue(client, symbol, policy.manifest.interval, AsterSource(cfg.rest_url), cfg.slow_call_ms)
     metrics = Metrics(labels={"run": cfg.name()})
-    bridge = Bridge(cfg, policy, venue, store, metrics=metrics, handle_signals=True)
+    bridge = Bridge(cfg, policy, venue, store, metrics=metrics, handle_signals=True, stream_client=streams)
     server = None
     if cfg.metrics_port:
         server = MonitoringServer(cfg.metrics_port, metrics, lambda: store.get_meta("status", {}),
@@ -125,6 +128,8 @@ async def _trade(cfg: object, policy: object, keys: object) -> int:
         if server is not None:
             server.stop()
         await client.close()
+        if streams is not None:
+            await streams.close()
         venue.history.close()
         store.close()
     print(f"deploy {cfg.name()}: stopped ({bridge.stopping or 'max_bars reached'}); state in {Path(state)}")

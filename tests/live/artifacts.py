@@ -36,6 +36,20 @@ class LinearPolicy(nn.Module):
         return torch.tanh(out)
 
 
+class MomentumPolicy(nn.Module):
+    """Long (the last level) after a rising bar, short (the first) after a falling one: it trades on most
+    bars, which is what a fault campaign needs. Reads the newest bar's ``log_return`` (built-in features)."""
+
+    def __init__(self, size: int, n_levels: int, window: int, n_features: int) -> None:
+        super().__init__()
+        self.column = (window - 1) * n_features  # log_return of the newest bar
+        self.top = n_levels - 1
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        rising = (obs[:, self.column] > 0).to(torch.int64)
+        return rising * self.top
+
+
 def body(
     layout: ObservationLayout,
     symbol: str = "BTCUSDT",
@@ -72,7 +86,9 @@ def linear_artifact(
     action = sections.pop("action", None) or ActionSpec(
         "discrete" if discrete else "continuous", LEVELS, 3.0, 0.05, 0
     )
-    net = LinearPolicy(layout.size + size_offset, len(LEVELS), discrete, seed)
+    net: nn.Module = LinearPolicy(layout.size + size_offset, len(LEVELS), discrete, seed)
+    if sections.pop("momentum", False):
+        net = MomentumPolicy(layout.size, len(LEVELS), window, layout.n_features)
     batch = torch.export.Dim("batch", min=1, max=1 << 20)
     program = torch.export.export(
         net, (torch.zeros((2, layout.size + size_offset)),), dynamic_shapes=({0: batch},)

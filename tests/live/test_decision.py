@@ -11,8 +11,8 @@ import pytest
 from asterrl.actions import target_position
 from asterrl.live.artifact import load_artifact
 from asterrl.live.decision import AccountView, DecisionCore
-from asterrl.sim import layout as L
-from asterrl.sim.config import CostConfig, MarketModelConfig
+from asterrl.sim.config import CostConfig
+from asterrl.sim.layout import Account, Counter
 from tests.envs.market import HOUR, synthetic_market
 from tests.live.artifacts import LEVELS, linear_artifact
 
@@ -23,23 +23,23 @@ def test_the_bridge_builds_the_envs_observation_bar_for_bar(tmp_path: Path) -> N
     from envs.perp_env import AsterPerpEnv
 
     bars, funding, mark = synthetic_market(700, seed=3)
-    env = AsterPerpEnv(data=bars, funding=funding, mark=mark, window=8, episode_length=0, random_start=False,
-                       split="test")  # fmt: skip
+    env = AsterPerpEnv(data=bars, funding=funding, mark=mark, instrument="BTCUSDT", window=8,
+                       episode_length=0, random_start=False, split="test")  # fmt: skip
     policy = load_artifact(linear_artifact(tmp_path / "a", window=8))
-    core = DecisionCore(policy, MarketModelConfig().margin.bracket_table(), CostConfig())
+    core = DecisionCore(policy, env.core.instrument.bracket_table(), CostConfig())
     obs, _ = env.reset(seed=0)
     rng = np.random.default_rng(0)
     positions = set()
     for _ in range(60):
-        t = int(env._istate[L.I_BAR, 0])
+        t = int(env._istate[Counter.BAR, 0])
         now = int(bars["timestamp"].iloc[t]) + HOUR  # the decision bar has just closed
         state, counters = (
             env._fstate[:, 0],
             env._istate[:, 0],
         )  # the env's own account (an independent record)
         account = AccountView(
-            float(state[L.S_QTY]), float(state[L.S_ENTRY]), float(state[L.S_WALLET]),
-            int(counters[L.I_BARS_SINCE_TRADE]),
+            float(state[Account.QTY]), float(state[Account.ENTRY]), float(state[Account.WALLET]),
+            int(counters[Counter.BARS_SINCE_TRADE]),
         )  # fmt: skip
         live, inputs, _ = core.observation(
             bars.iloc[: t + 1], funding[funding["timestamp"] <= now], mark.iloc[: t + 1], account
