@@ -71,9 +71,10 @@ async def bridge_replay(
             assert await (p.next_bar() if i else p.settle_first())
             record = p.bridge.store.last_decision()
             assert record is not None
-            fills = sum(o.filled_qty * o.sign for o in p.bridge.store.orders_of_bar(record["bar_ms"]))
+            orders = p.bridge.store.orders_of_bar(record["bar_ms"])
             rows.append({"bar_ms": record["bar_ms"], "action": record["action"],
-                         "target": record["target_qty"], "fill": fills,
+                         "target": record["target_qty"], "sent": sum(o.qty * o.sign for o in orders),
+                         "fill": sum(o.filled_qty * o.sign for o in orders),
                          "position": user.position("BTCUSDT").qty})  # fmt: skip
         p.clock.advance(3600)
         p.server.sync()
@@ -87,9 +88,11 @@ async def bridge_replay(
 def _same(want: dict[str, float], have: dict[str, Any]) -> bool:
     both_nan = math.isnan(want["target"]) and math.isnan(have["target"])
     target = both_nan or math.isclose(want["target"], have["target"], rel_tol=1e-12, abs_tol=1e-12)
-    return (
-        want["action"] == have["action"] and target and math.isclose(want["fill"], have["fill"], abs_tol=1e-9)
+    quantities = all(  # the order sent is the env's order, it filled whole, the positions agree
+        math.isclose(want[a], have[b], abs_tol=1e-9)
+        for a, b in (("fill", "sent"), ("fill", "fill"), ("position", "position"))
     )
+    return want["action"] == have["action"] and target and quantities
 
 
 @pytest.mark.slow
