@@ -359,6 +359,7 @@ class Bridge:
                 await self._loop_once()
         finally:
             if self.streams is not None:
+                self.streams.log_changes()  # what the streams met since the last cycle shows too
                 await self.streams.stop()
             self.kill.restore_signal_handlers()
             log.info("stopped %s (%s)", self.cfg.name(), self.stopping or "done", extra={"event": "stop"})
