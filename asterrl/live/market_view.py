@@ -5,6 +5,10 @@ klines, hours to the next settlement and the last settled rate from the funding 
 half-spread and known volume at the close), over the bars the bridge holds; the decision reads the newest
 row, and the gate prices its order from it with the sim's own ``taker_price``. This module is the one
 place the bridge touches the sim's array layout.
+
+The arrays are built over the newest ``tail_bars(costs)`` bars only: each estimator is a rolling window
+(volatility, spread, known volume), so the newest row depends on no earlier bar, and the valuation and
+funding columns are per bar. Building them over the whole history took most of a decision's time.
 """
 
 from __future__ import annotations
@@ -42,6 +46,11 @@ class BarInputs:
     row: int
 
 
+def tail_bars(costs: CostConfig) -> int:
+    """Bars the arrays are built over: four times the longest estimator window (at least 64)."""
+    return max(64, 4 * max(costs.volatility_window, costs.estimate_window, costs.volume_window))
+
+
 def bar_inputs(
     bars: pd.DataFrame,
     funding: pd.DataFrame | None,
@@ -50,7 +59,10 @@ def bar_inputs(
     interval_ms: int,
 ) -> tuple[BarInputs, npt.NDArray[np.float64]]:
     """The newest bar's inputs, and the volumes of the bars (base asset) for the planner's slicing."""
-    market = MarketArrays.from_frames(bars, funding, mark, costs, interval_ms)
+    tail = bars.iloc[-tail_bars(costs) :]
+    if mark is not None:
+        mark = mark[mark["timestamp"] >= int(tail["timestamp"].iloc[0])]
+    market = MarketArrays.from_frames(tail, funding, mark, costs, interval_ms)
     row = market.n_bars - 1
     last = market.values[row]
     inputs = BarInputs(
@@ -63,4 +75,4 @@ def bar_inputs(
         values=market.values,
         row=row,
     )
-    return inputs, np.ascontiguousarray(market.values[:, Market.VOLUME])
+    return inputs, bars["volume"].to_numpy(dtype=np.float64)
