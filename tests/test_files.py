@@ -115,7 +115,9 @@ def _is_write(call: ast.Call, guarded: bool) -> bool:
         return False
     name, owner = call.func.attr, getattr(call.func.value, "id", "")
     if name in DIRECT_WRITES:
-        return not (name == "to_csv" and not call.args)  # to_csv() without a path returns the text
+        # to_csv()/to_json() without a path return the text (pandas, and our records' to_json)
+        to_text = not call.args and not any(k.arg == "path_or_buf" for k in call.keywords)
+        return not (name in ("to_csv", "to_json") and to_text)
     if guarded:
         return False
     if name == "open":
