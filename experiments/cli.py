@@ -50,7 +50,7 @@ def usage() -> str:
         lines.append(f"  {name:<12}{text}")
     lines += [
         "",
-        "Run `asterrl <command> --help` for a command's options. key=value arguments are Hydra",
+        "Run asterrl <command> --help for a command's options. key=value arguments are Hydra",
         "overrides of conf/config.yaml, e.g. data.symbol=ETHUSDT or data=shared_btcusdt_1h.",
     ]
     return "\n".join(lines)
@@ -83,6 +83,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except SystemExit as exc:  # argparse after printing --help
         return exc.code if isinstance(exc.code, int) else 0
+
+
+def plain_text(doc: str) -> str:
+    """A docstring as help text: reStructuredText literals (double backticks) and ``::`` markers removed."""
+    text = re.sub(r"``([^`]*)``", r"\1", doc)
+    text = re.sub(r"`([^`]*)`", r"\1", text)
+    return text.replace("::\n", ":\n").strip()
 
 
 def split_overrides(argv: Sequence[str]) -> tuple[list[str], list[str]]:

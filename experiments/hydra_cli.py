@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from asterrl.errors import AsterRLError, ConfigError
+from experiments.cli import plain_text as plain_text  # re-exported: the subcommands take it from here
 from experiments.cli import split_overrides
 from experiments.config import (
     CONFIG_MODULE,
@@ -91,13 +91,6 @@ def _option_strings(parser: argparse.ArgumentParser) -> list[str]:
             for child in action.choices.values():
                 known += _option_strings(child)
     return known
-
-
-def plain_text(doc: str) -> str:
-    """A docstring as help text: reStructuredText literals (double backticks) and ``::`` markers removed."""
-    text = re.sub(r"``([^`]*)``", r"\1", doc)
-    text = re.sub(r"`([^`]*)`", r"\1", text)
-    return text.replace("::\n", ":\n").strip()
 
 
 def command_parser(prog: str, description: str, groups: bool = True) -> CommandParser:

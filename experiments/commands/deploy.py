@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from asterrl.errors import ConfigError, LiveError
+from experiments.cli import plain_text
 
 ACTIONS = ("status", "stop", "flatten", "resume")
 
@@ -30,7 +31,7 @@ ACTIONS = ("status", "stop", "flatten", "resume")
 def run(argv: Sequence[str]) -> int:
     args = list(argv)
     if any(a in ("-h", "--help") for a in args):
-        print(__doc__)
+        print(plain_text(__doc__ or ""))
         return 0
     action = args.pop(0) if args and args[0] in ACTIONS else "run"
     options = [a for a in args if "=" not in a]

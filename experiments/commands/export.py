@@ -14,59 +14,121 @@ from __future__ import annotations
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from omegaconf import DictConfig, OmegaConf
 
 from asterrl.errors import ArtifactError, ConfigError
-from experiments.cli import split_overrides
+from experiments.hydra_cli import CommandParser, command_parser, parse, show
+
+if TYPE_CHECKING:
+    from experiments.schema import AsterRLConfig
+    from experiments.training.checkpoints import CheckpointInfo
+    from experiments.training.environment import RunMarket
 
 #: Observations of the test split the export is checked on.
 SELF_CHECK_OBSERVATIONS = 512
 
+DESCRIPTION = """\
+Write a frozen policy artifact of a trained checkpoint: the network captured with torch.export and a hashed
+manifest (observation layout, fitted feature statistics, instrument, training record). The checkpoint's run
+supplies the config (the market is prepared again and checked by its data hash); before the command
+returns, the artifact is loaded back as asterrl deploy loads it and must act exactly as the checkpoint does
+on observations of the run's test split, or it is deleted and refused.
+
+checkpoint=PATH is a run folder (its checkpoints/best, or the one --use names) or a checkpoint folder.
+out=DIR is where the artifact goes (default: <run dir>/artifacts/<checkpoint name>).
+
+examples:
+  asterrl export checkpoint=~/.asterrl/runs/default/ppo-s0
+  asterrl export checkpoint=~/.asterrl/runs/default/ppo-s0/checkpoints/final out=/tmp/ppo-artifact"""
+
+
+def _parser() -> CommandParser:
+    parser = command_parser("asterrl export", DESCRIPTION)
+    parser.add_argument(
+        "--use",
+        choices=("best", "final"),
+        default="best",
+        help="checkpoint of a run folder to export (default: best; final when the run kept no best)",
+    )
+    return parser
+
 
 def run(argv: Sequence[str]) -> int:
-    options, overrides = split_overrides(argv)
-    if any(o in ("-h", "--help") for o in options):
-        print(__doc__)
-        return 0
-    if options:
-        raise ConfigError(
-            f"unknown option(s) {' '.join(options)}; usage: asterrl export checkpoint=PATH [out=DIR]"
-        )
+    invocation = parse(_parser(), argv)
+    args = invocation.args
     named = {
-        key: o.split("=", 1)[1] for o in overrides for key in ("checkpoint", "out") if o.startswith(f"{key}=")
+        key: o.split("=", 1)[1]
+        for o in invocation.overrides
+        for key in ("checkpoint", "out")
+        if o.startswith(f"{key}=")
     }
-    rest = [o for o in overrides if not o.startswith(("checkpoint=", "out="))]
+    rest = [o for o in invocation.overrides if not o.startswith(("checkpoint=", "out="))]
     if "checkpoint" not in named:
-        raise ConfigError("asterrl export needs checkpoint=PATH (a checkpoints/<name> folder of a train run)")
+        raise ConfigError(
+            "asterrl export needs checkpoint=PATH (a run folder or a checkpoints/<name> folder)"
+        )
+    given = Path(named["checkpoint"]).expanduser()
+
+    def config() -> DictConfig:
+        return OmegaConf.structured(_checkpoint_config(given, args.use, rest)[0])
+
+    if args.cfg or args.info:
+        return show(args, rest, config)
+    if args.multirun:
+        raise ConfigError(
+            "asterrl export takes one checkpoint: -m does not apply (see asterrl export --help)"
+        )
     out = Path(named["out"]).expanduser() if "out" in named else None
-    target = export_checkpoint(Path(named["checkpoint"]).expanduser(), out, rest)
+    target = export_checkpoint(given, out, rest, args.use)
     print(f"exported: {target}")
     return 0
 
 
-def export_checkpoint(checkpoint: Path, out: Path | None = None, overrides: list[str] | None = None) -> Path:
-    """Export ``checkpoint`` (an RLlib or SB3 checkpoint of ``asterrl train``) as a frozen artifact."""
+def _checkpoint_config(
+    given: Path, use: str, overrides: list[str]
+) -> tuple[AsterRLConfig, CheckpointInfo, Path]:
+    """The checkpoint folder of ``given``, the config its run was trained with (plus ``overrides``) and its
+    ``checkpoint.json``, checked to be complete."""
+    from experiments.training.checkpoints import read_info, resolve_checkpoint, run_dir_of, verify_checkpoint
+    from experiments.training.rundir import load_run_config
+
+    checkpoint = resolve_checkpoint(given, use)
+    info = read_info(checkpoint)
+    verify_checkpoint(checkpoint, info)
+    return load_run_config(run_dir_of(checkpoint, info), info.agent_schema, overrides), info, checkpoint
+
+
+def export_checkpoint(
+    checkpoint: Path, out: Path | None = None, overrides: list[str] | None = None, use: str = "best"
+) -> Path:
+    """Export ``checkpoint`` (an RLlib or SB3 checkpoint of ``asterrl train``, or a run folder: its ``use``
+    checkpoint) as a frozen artifact."""
     import torch
 
     from agents.export.manifest_sections import FORECAST_DIR, forecast_section, manifest_body
     from agents.export.networks import rllib_network, sb3_network
     from asterrl.live.manifest import write_artifact
+    from experiments.training.checkpoints import run_dir_of
     from experiments.training.environment import action_mapping, build_env_core, prepare_market
-    from experiments.training.run import load_run_config
 
-    if not checkpoint.is_dir():
-        raise ConfigError(f"checkpoint {checkpoint} is not a folder")
-    cfg, info = load_run_config(checkpoint, overrides)
-    framework = str(info.get("framework"))
+    cfg, info, checkpoint = _checkpoint_config(checkpoint, use, list(overrides or []))
+    framework = info.framework
     if framework not in ("rllib", "sb3"):
         raise ConfigError(f"checkpoint {checkpoint}: framework {framework!r} cannot be exported")
+    if framework == "rllib":
+        import ray.rllib  # noqa: F401  (Ray sets its loggers up on import; quieted after that)
+
+        from experiments.training.ray_session import quiet_ray
+
+        quiet_ray()
     market = prepare_market(cfg, show_progress=False)
-    if info.get("data_hash") and market.data_hash != info["data_hash"]:
+    if info.data_hash and market.data_hash != info.data_hash:
         raise ArtifactError(
             f"the data of {checkpoint}'s run changed since training (hash {market.data_hash[:12]} vs "
-            f"{str(info['data_hash'])[:12]}): the fitted features cannot be reproduced"
+            f"{info.data_hash[:12]}): the fitted features cannot be reproduced"
         )
     core = build_env_core(cfg, market, "train")
     if core.layout.kind != "box":
@@ -75,20 +137,20 @@ def export_checkpoint(checkpoint: Path, out: Path | None = None, overrides: list
     discrete = mapping.action_type == "discrete"
     build = sb3_network if framework == "sb3" else rllib_network
     network = build(checkpoint, core.layout.size, discrete)
-    run_dir = Path(str(info.get("run_dir", checkpoint.resolve().parents[1])))
+    run_dir = run_dir_of(checkpoint, info)
     training = {
         "run_id": run_dir.name,
         "experiment": run_dir.parent.name,
         "checkpoint": str(checkpoint.resolve()),
-        "iteration": info.get("iteration"),
-        "env_steps": info.get("env_steps"),
-        "seed": info.get("seed"),
+        "iteration": info.iteration,
+        "env_steps": info.env_steps,
+        "seed": info.seed,
         "data_hash": market.data_hash,
         "fit_span": _fit_span(market.pipeline),
     }
     forecast = forecast_section(cfg.forecast.artifacts, list(cfg.forecast.observe))
     body = manifest_body(
-        source=framework, agent=str(info.get("agent")), core=core, mapping=mapping, pipeline=market.pipeline,
+        source=framework, agent=info.agent, core=core, mapping=mapping, pipeline=market.pipeline,
         symbol=cfg.data.symbol, interval=cfg.data.interval, training=training, forecast=forecast,
     )  # fmt: skip
     copies = {FORECAST_DIR: Path(cfg.forecast.artifacts).expanduser()} if forecast else None
@@ -107,7 +169,9 @@ def _fit_span(pipeline: Any) -> list[int] | None:
     return None if stats is None else [int(stats.start), int(stats.stop)]
 
 
-def _self_check(artifact: Path, checkpoint: Path, framework: str, cfg: Any, market: Any) -> None:
+def _self_check(
+    artifact: Path, checkpoint: Path, framework: str, cfg: AsterRLConfig, market: RunMarket
+) -> None:
     """Load the artifact as the bridge does and compare its actions with the original policy's."""
     from agents.policy import Policy
     from asterrl.live.artifact import load_artifact

@@ -286,7 +286,9 @@ def load_policy(checkpoint: Path, info: CheckpointInfo) -> Policy:
 
             return SB3Policy.load(checkpoint, info.agent)
         from agents.rllib.policy import RLlibPolicy
+        from experiments.training.ray_session import quiet_ray
 
+        quiet_ray()  # after Ray's import set its loggers up: no deprecation notices while loading
         return RLlibPolicy.load(checkpoint, info.agent)
     except ConfigError:
         raise

@@ -22,6 +22,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 HELPS = {
     ("train",): ["--no-progress", "--multirun", "--cfg", "--resolve", "--info"],
     ("evaluate",): ["--use", "--cfg"],
+    ("export",): ["--use", "--cfg", "--info"],
     ("compare",): ["--retrain", "--use", "--cfg", "--multirun"],
     ("forecast",): ["--output", "--quiet", "--cfg"],
     ("data",): ["fetch", "import", "validate", "list"],
@@ -62,9 +63,13 @@ def test_every_subcommand_has_plain_text_help_with_usage_and_options(cli, comman
 
 def test_top_level_help_lists_every_command(cli) -> None:  # type: ignore[no-untyped-def]
     result = cli("--help")
-    assert result.code == 0
-    for name in ("data", "features", "forecast", "train", "evaluate", "compare"):
+    assert result.code == 0 and "`" not in result.out
+    for name in ("data", "features", "forecast", "train", "evaluate", "compare", "export", "deploy"):
         assert f"\n  {name}" in result.out
+    # deploy keeps its own light parser (no Hydra on the trading path), with plain-text help all the same
+    deploy = cli("deploy", "--help")
+    assert deploy.code == 0 and deploy.out.startswith("asterrl deploy:") and "`" not in deploy.out
+    assert "asterrl deploy status" in deploy.out and "confirm_live=true" in deploy.out
 
 
 def test_cfg_job_hydra_all_resolve_and_package(cli, _isolated_home: Path) -> None:  # type: ignore[no-untyped-def]

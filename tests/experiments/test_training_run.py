@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +91,18 @@ def test_rllib_run_keeps_best_and_last_checkpoints_logs_both_curves_and_refuses_
     same_split = evaluate_checkpoint(run_dir, [f"experiment.test_split={cfg.train.eval_split}"], use="final")
     assert result.evaluation is not None
     assert same_split.metrics == result.evaluation.metrics.as_dict()
+
+    # a fresh process, with Ray's loggers as Ray sets them up, evaluates without Ray's deprecation notices
+    done = subprocess.run(
+        [sys.executable, "-m", "experiments.cli", "evaluate", f"checkpoint={run_dir}", "--use", "final"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "RAY_AUTH_MODE": "disabled"},
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Deprecat" not in done.stderr + done.stdout and "written:" in done.stdout
 
     # Refused in one line: another observation layout, a missing part, another agent kind.
     with pytest.raises(ConfigError, match=r"another observation layout.*window 32 vs 8"):
