@@ -26,15 +26,20 @@ examples:
   asterrl evaluate checkpoint=~/.asterrl/runs/default/ppo-s0 --use final experiment.test_split=validation"""
 
 
-def _parser() -> CommandParser:
-    parser = command_parser("asterrl evaluate", DESCRIPTION)
+def checkpoint_parser(command: str, description: str) -> CommandParser:
+    """The parser of a command that takes ``checkpoint=PATH``: Hydra's options and ``--use best|final``."""
+    parser = command_parser(f"asterrl {command}", description)
     parser.add_argument(
         "--use",
         choices=("best", "final"),
         default="best",
-        help="checkpoint of a run folder to evaluate (default: best; final when the run kept no best)",
+        help=f"checkpoint of a run folder to {command} (default: best; final when the run kept no best)",
     )
     return parser
+
+
+def _parser() -> CommandParser:
+    return checkpoint_parser("evaluate", DESCRIPTION)
 
 
 @dataclass(frozen=True)

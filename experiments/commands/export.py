@@ -20,7 +20,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from asterrl.errors import ArtifactError, ConfigError
-from experiments.hydra_cli import CommandParser, command_parser, parse, show
+from experiments.hydra_cli import CommandParser, parse, show
 
 if TYPE_CHECKING:
     from experiments.schema import AsterRLConfig
@@ -46,14 +46,9 @@ examples:
 
 
 def _parser() -> CommandParser:
-    parser = command_parser("asterrl export", DESCRIPTION)
-    parser.add_argument(
-        "--use",
-        choices=("best", "final"),
-        default="best",
-        help="checkpoint of a run folder to export (default: best; final when the run kept no best)",
-    )
-    return parser
+    from experiments.commands.evaluate import checkpoint_parser
+
+    return checkpoint_parser("export", DESCRIPTION)
 
 
 def run(argv: Sequence[str]) -> int:
