@@ -28,6 +28,7 @@ import torch
 
 from agents.config import PPOConfig
 from agents.policy import Policy
+from asterrl.files import atomic_write
 from envs.core import EnvCore
 from envs.coverage import CoverageSnapshot, merge
 from experiments.training.checkpoints import SB3_MODEL, damaged, read_info, verify_checkpoint
@@ -74,8 +75,7 @@ def isolated_rng() -> Iterator[None]:
 
 
 def _write_state(directory: Path, state: dict[str, Any]) -> None:
-    with (directory / TRAINER_STATE).open("wb") as handle:
-        pickle.dump(state, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    atomic_write(directory / TRAINER_STATE, pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _read_state(directory: Path) -> dict[str, Any]:
