@@ -3,11 +3,11 @@
 The real bridge (``asterrl.live.bridge.Bridge``) trades a frozen policy on the local exchange in this
 process, bar after bar of a replayed year of the shared BTCUSDT perp 1h data (2023), with market orders.
 For every decision the clock starts once the bar's data and the account are in hand (after the REST
-reads, which are network) and stops when the order's HTTP request is handed to the connection (an
-``httpx`` request hook): the features, the observation, the network, the action rule, the risk gate, the
-planner, the write-ahead intent in SQLite, the client's checks and the V3 signature. The order's round
-trip and every read before the decision are the network and are left out. The policy trades on most
-bars (it goes long after a rising bar and short after a falling one), so nearly every bar sends an order.
+reads, which are network) and stops when the order's HTTP request is handed to the client's ``httpx``
+connection pool (a hook on the pool): the features, the observation, the policy network, the action rule,
+the risk gate, the planner, the write-ahead intent in SQLite, the client's checks and the V3 signature. The
+order's round trip and every read before the decision are the network and are left out. The policy trades
+on most bars (it goes long after a rising bar and short after a falling one), so most bars send an order.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/live.py [--bars 8760] [--history 1000] [--synthetic]
 
@@ -27,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pandas as pd
 
@@ -63,13 +64,15 @@ async def measure(workdir: Path, bars: int, history: int, synthetic: bool) -> tu
     async with paper(workdir, art, *frames, history + 1, f"history_bars={history}", "streams=false") as p:
         pending: dict[str, float] = {}
 
-        async def on_request(request: object) -> None:
-            if getattr(request, "method", "") == "POST" and str(getattr(request, "url", "")).endswith(
-                "/order"
-            ):
-                pending["sent"] = time.perf_counter()
+        pool = p.client.rest.pool  # every request goes through this httpx pool: the hook marks the wire
+        hand_over = pool.handle_async_request
 
-        p.client.rest._http.event_hooks["request"].append(on_request)
+        async def on_request(request: httpx.Request) -> httpx.Response:
+            if request.method == "POST" and request.url.path.endswith("/order"):
+                pending["sent"] = time.perf_counter()
+            return await hand_over(request)
+
+        pool.handle_async_request = on_request  # type: ignore[method-assign]
         for i in range(bars):
             pending.clear()
             decided = await (p.next_bar() if i else p.settle_first())
@@ -79,6 +82,9 @@ async def measure(workdir: Path, bars: int, history: int, synthetic: bool) -> tu
             decide.append(record["latency_us"] / 1000.0)
             if "sent" in pending and p.bridge.decision_started is not None:
                 wire.append((pending["sent"] - p.bridge.decision_started) * 1000.0)
+            if (i + 1) % 1000 == 0:  # progress, and the figures so far
+                load = os.getloadavg()[0]
+                print(f"{i + 1} bars, load {load:.1f}: " + _summary("to the wire", wire), flush=True)
     return wire, decide
 
 
