@@ -56,6 +56,8 @@ HTTP_KINDS = ("drop", "delay", "5xx", "429", "418")
 ORDER_KINDS = ("503_accepted", "order_drop", "order_5xx")
 STREAM_KINDS = ("ws_drop", "ws_stall", "duplicate_events", "reorder_events")
 NONCE_WINDOW_MS = 10_000
+#: The deployment's leverage limit (the loss limits are off: a halted bridge sends no orders to fault).
+MAX_LEVERAGE = 2.0
 STALL_S = 4.0  # the bridge counts a stream silent for STALL_S - 2 s as stale
 LIVE = "status IN ('PENDING','NEW','PARTIALLY_FILLED','UNKNOWN')"
 
@@ -136,6 +138,7 @@ def run_campaign(workdir: Path, bars: int = 336, faults_per_bar: float = 3.2, ki
             f"artifact={art}", f"base_url={server.base_url}", f"state_dir={workdir}", "run_id=campaign",
             "execution.style=market", "clock=exchange", "history_bars=2000",
             f"nonce_window_ms={NONCE_WINDOW_MS}", f"limits.stale_stream_s={STALL_S - 2}",
+            f"risk.max_leverage={MAX_LEVERAGE}", "risk.max_drawdown=.inf", "risk.max_daily_loss=.inf",
         ]  # fmt: skip
         proc = spawn_bridge(*settings, log=log)
         order_faults: list[tuple[Fault, str]] = []
@@ -147,8 +150,7 @@ def run_campaign(workdir: Path, bars: int = 336, faults_per_bar: float = 3.2, ki
                     armed = True
                     _drain(server, order_faults, result)  # the armed fault must be the next one met
                     server.inject(0, path="/fapi/v3/order", method="POST", process=True, delay_s=1.5)
-                if not armed:
-                    _inject_bar(server, rng, faults_per_bar, result, order_faults)
+                _inject_bar(server, rng, faults_per_bar, result, order_faults, order_faults_too=not armed)
                 if i:
                     clock.jump_to(bar_ms + HOUR + 1_000)  # one second into the next bar
                     server.sync()
@@ -173,15 +175,16 @@ def run_campaign(workdir: Path, bars: int = 336, faults_per_bar: float = 3.2, ki
                 proc.kill()
         _drain(server, order_faults, result)
         result.orders = len(account.orders)
-        result.limit_breaches = _breaches(account, server.exchange.market("BTCUSDT"), 3.0)
+        result.limit_breaches = _breaches(account, server.exchange.market("BTCUSDT"), MAX_LEVERAGE)
     result.visible = _visible(log)
     result.seconds = time.monotonic() - started
     return result
 
 
 def _inject_bar(server: LocalAsterServer, rng: random.Random, rate: float, result: CampaignResult,
-                order_faults: list[tuple[Fault, str]]) -> None:  # fmt: skip
-    """Queue this bar's faults (a count around ``rate``; at most one stream stall per bar)."""
+                order_faults: list[tuple[Fault, str]], order_faults_too: bool = True) -> None:  # fmt: skip
+    """Queue this bar's faults (a count around ``rate``; at most one stream stall per bar; no order fault
+    while a kill -9 waits for the next order)."""
     count = int(rate) + (1 if rng.random() < rate - int(rate) else 0)
     stalled = dropped = user_faulted = False
     for _ in range(count):
@@ -191,6 +194,8 @@ def _inject_bar(server: LocalAsterServer, rng: random.Random, rate: float, resul
             server.faults.add(_http_fault(kind, rng.choice(EVERY_BAR), rng))
             result.injected[kind] += 1
         elif group < 0.7:
+            if not order_faults_too:
+                continue
             kind = rng.choice(ORDER_KINDS)
             fault = _order_fault(kind)
             server.faults.add(fault)
