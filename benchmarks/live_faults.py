@@ -9,13 +9,14 @@ holds the exchange's position; at the end, that no fill took the position beyond
 many of the faults show in the bridge's JSON log. Prints the counts per fault type.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/live_faults.py [--bars 336] [--faults-per-bar 3.2]
-        [--kill-every 40] [--seed 0] [--workdir DIR]
+        [--kill-every 40] [--seed 0] [--workdir DIR] [--minutes M]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import signal
@@ -118,8 +119,9 @@ def _order_fault(kind: str) -> Fault:
 
 
 def run_campaign(workdir: Path, bars: int = 336, faults_per_bar: float = 3.2, kill_every: int = 40,
-                 seed: int = 0) -> CampaignResult:  # fmt: skip
-    """Run the campaign in ``workdir``; see the module docstring."""
+                 seed: int = 0, minutes: float = math.inf) -> CampaignResult:  # fmt: skip
+    """Run the campaign in ``workdir`` (``bars`` bars, or fewer if ``minutes`` run out first; the checks
+    after the last bar are made either way); see the module docstring."""
     rng = random.Random(seed)
     started = time.monotonic()
     history = 300
@@ -145,6 +147,8 @@ def run_campaign(workdir: Path, bars: int = 336, faults_per_bar: float = 3.2, ki
         armed = False  # a kill -9 waits for the next bar that sends an order
         try:
             for i in range(bars):
+                if time.monotonic() - started > minutes * 60.0 and not armed:
+                    break
                 bar_ms = T0 + (history + i) * HOUR
                 if kill_every > 0 and i % kill_every == kill_every // 2 and not armed:
                     armed = True
@@ -350,11 +354,12 @@ def main() -> None:
     parser.add_argument("--kill-every", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--minutes", type=float, default=math.inf, help="stop after the bar that ends later")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="asterrl-faults-"))
     workdir.mkdir(parents=True, exist_ok=True)
     print(f"load before: {os.getloadavg()}")
-    result = run_campaign(workdir, args.bars, args.faults_per_bar, args.kill_every, args.seed)
+    result = run_campaign(workdir, args.bars, args.faults_per_bar, args.kill_every, args.seed, args.minutes)
     print(result.table())
     print(f"load after: {os.getloadavg()}; log: {workdir / 'bridge.log'}")
 
