@@ -154,7 +154,8 @@ def run_campaign(workdir: Path, bars: int = 336, faults_per_bar: float = 3.2, ki
                     armed = True
                     _drain(server, order_faults, result)  # the armed fault must be the next one met
                     server.inject(0, path="/fapi/v3/order", method="POST", process=True, delay_s=1.5)
-                _inject_bar(server, rng, faults_per_bar, result, order_faults, order_faults_too=not armed)
+                if not armed:  # the armed fault's request must be the only one the exchange holds
+                    _inject_bar(server, rng, faults_per_bar, result, order_faults)
                 if i:
                     clock.jump_to(bar_ms + HOUR + 1_000)  # one second into the next bar
                     server.sync()
@@ -186,9 +187,8 @@ def run_campaign(workdir: Path, bars: int = 336, faults_per_bar: float = 3.2, ki
 
 
 def _inject_bar(server: LocalAsterServer, rng: random.Random, rate: float, result: CampaignResult,
-                order_faults: list[tuple[Fault, str]], order_faults_too: bool = True) -> None:  # fmt: skip
-    """Queue this bar's faults (a count around ``rate``; at most one stream stall per bar; no order fault
-    while a kill -9 waits for the next order)."""
+                order_faults: list[tuple[Fault, str]]) -> None:  # fmt: skip
+    """Queue this bar's faults (a count around ``rate``; at most one stream stall per bar)."""
     count = int(rate) + (1 if rng.random() < rate - int(rate) else 0)
     stalled = dropped = user_faulted = False
     for _ in range(count):
@@ -198,8 +198,6 @@ def _inject_bar(server: LocalAsterServer, rng: random.Random, rate: float, resul
             server.faults.add(_http_fault(kind, rng.choice(EVERY_BAR), rng))
             result.injected[kind] += 1
         elif group < 0.7:
-            if not order_faults_too:
-                continue
             kind = rng.choice(ORDER_KINDS)
             fault = _order_fault(kind)
             server.faults.add(fault)
