@@ -154,7 +154,8 @@ def run_campaign(workdir: Path, bars: int = 336, faults_per_bar: float = 3.2, ki
                     armed = True
                     _drain(server, order_faults, result)  # the armed fault must be the next one met
                     server.inject(0, path="/fapi/v3/order", method="POST", process=True, delay_s=1.5)
-                if not armed:  # the armed fault's request must be the only one the exchange holds
+                if i and not armed:  # not while it starts (a start-up fault is refused, by design);
+                    # the armed fault's request must be the only one the exchange holds
                     _inject_bar(server, rng, faults_per_bar, result, order_faults)
                 if i:
                     clock.jump_to(bar_ms + HOUR + 1_000)  # one second into the next bar
