@@ -59,6 +59,8 @@ class StopReason(Slots):
     HELD_FLAT = auto()  # flat after an earlier stop while the policy still wants the stopped side
 
 
+#: ``StopReason`` values as plain ints (numba stores them in float arrays).
+_NONE, _STOP_LOSS, _STOP_ATR, _TRAILING, _TAKE_PROFIT, _TIME_STOP, _HELD_FLAT = (int(r) for r in StopReason)
 N_STOPS = len(Stop)
 N_STOP_STATE = len(StopState)
 #: Names of ``StopReason`` values, lower case (``STOP_REASONS[reason]``).
@@ -83,24 +85,24 @@ def stop_exit(
     """The ``StopReason`` that closes position ``qty`` (base asset) of account ``i`` at decision ``bar``
     whose close is ``close`` (USDT), or ``NONE``. Updates the best close since entry first."""
     if qty == 0.0 or not entry > 0.0:
-        return StopReason.NONE
+        return _NONE
     side = 1.0 if qty > 0.0 else -1.0
     best = state[StopState.BEST_CLOSE, i]
     best = max(best, close) if side > 0.0 else min(best, close)
     state[StopState.BEST_CLOSE, i] = best
     adverse = side * (entry - close)  # > 0: the price moved against the position, USDT
     if adverse >= stops[Stop.STOP_LOSS] * entry:
-        return StopReason.STOP_LOSS
+        return _STOP_LOSS
     atr = state[StopState.ENTRY_ATR, i]
     if math.isfinite(stops[Stop.STOP_ATR]) and atr > 0.0 and adverse >= stops[Stop.STOP_ATR] * atr:
-        return StopReason.STOP_ATR
+        return _STOP_ATR
     if side * (best - close) >= stops[Stop.TRAILING_STOP] * best:
-        return StopReason.TRAILING_STOP
+        return _TRAILING
     if -adverse >= stops[Stop.TAKE_PROFIT] * entry:
-        return StopReason.TAKE_PROFIT
+        return _TAKE_PROFIT
     if bar - state[StopState.ENTRY_BAR, i] + 1.0 >= stops[Stop.TIME_STOP_BARS]:
-        return StopReason.TIME_STOP
-    return StopReason.NONE
+        return _TIME_STOP
+    return _NONE
 
 
 @njit(cache=True)
@@ -122,11 +124,11 @@ def stopped_target(
     locked = state[StopState.LOCKED_SIDE, i]
     if locked != 0.0 and math.isfinite(wanted):
         if wanted * locked > 0.0:
-            return 0.0, StopReason.HELD_FLAT
+            return 0.0, _HELD_FLAT
         state[StopState.LOCKED_SIDE, i] = 0.0
     reason = stop_exit(qty, entry, close, bar, state, i, stops)
-    if reason == StopReason.NONE:
-        return wanted, StopReason.NONE
+    if reason == _NONE:
+        return wanted, _NONE
     state[StopState.LOCKED_SIDE, i] = 1.0 if qty > 0.0 else -1.0
     return 0.0, reason
 
