@@ -2,9 +2,10 @@
 the market model, for one account and one bar, with what it did recorded.
 
 ``step_account`` is the one step. It turns the action into a target with ``asterrl.actions.target_position``
-(the env's action rule), applies the stops (``asterrl.risk.stops``), sends the order of the env (a market
-order, or a one-bar limit order at the decision close), and moves the account with
-``asterrl.sim.account.advance_account``, the same function the environments step. The step-by-step path
+(the env's action rule); ``step_to_target`` applies the stops (``asterrl.risk.stops``), sends the order of the
+env (a market order, or a one-bar limit order at the decision close), and moves the account with
+``asterrl.sim.account.advance_account``, the same function the environments step. A portfolio sizes its
+symbols itself and calls ``step_to_target`` for each. The step-by-step path
 (``asterrl.backtest.engine.rollout``, a policy deciding in Python on every bar) calls it once per bar;
 ``run_rows`` calls it for many accounts (one per parameter set) in one pass over the bars.
 
@@ -175,10 +176,10 @@ def _record_fills(
 
 
 @njit(cache=True)
-def step_account(
+def step_to_target(
     i: int,
     row: int,
-    action: float,
+    wanted: float,
     fstate: FloatArray,
     istate: IntArray,
     stop_state: FloatArray,
@@ -187,7 +188,6 @@ def step_account(
     brackets: FloatArray,
     limits: FloatArray,
     rule: FloatArray,
-    levels: FloatArray,
     stops: FloatArray,
     atr: FloatArray,
     report: FloatArray,
@@ -197,7 +197,8 @@ def step_account(
     counts: IntArray,
     totals: FloatArray,
 ) -> None:
-    """Account ``i`` decides ``action`` at its bar ``t`` (row ``row`` of the run) and moves to ``t + 1``.
+    """Account ``i`` (row ``row`` of the run) wants position ``wanted`` (base asset) at its bar ``t``: the
+    stops, the order (market, or the env's one-bar limit), ``advance_account`` to ``t + 1``, the records.
 
     ``fstate``/``istate`` hold one spare last column, the scratch copy of the account before the step.
     ``steps`` is ``(rows, accounts, N_STEP)`` or empty (not recorded); ``fills`` is ``(capacity, N_FILL)``
@@ -208,11 +209,6 @@ def step_account(
     t = istate[Counter.BAR, i]
     qty, wallet, equity = fstate[Account.QTY, i], fstate[Account.WALLET, i], fstate[Account.EQUITY, i]
     close = market[t, Market.CLOSE]
-    wanted = target_position(
-        action, qty, equity, market[t, Market.VALUE_CLOSE], close, istate[Counter.BARS_SINCE_TRADE, i],
-        rule[Rule.DISCRETE] > 0.0, levels, rule[Rule.POSITION_SCALE], rule[Rule.DEADBAND],
-        int(rule[Rule.MIN_HOLD]),
-    )  # fmt: skip
     target, reason = stopped_target(wanted, qty, fstate[Account.ENTRY, i], close, t, stop_state, i, stops)
     limit_price = 0.0
     if rule[Rule.LIMIT_ORDERS] > 0.0 and target != qty and math.isfinite(target):
@@ -232,7 +228,7 @@ def step_account(
         event = _LIQUIDATED
     elif newly_halted:
         event = _HALTED
-    elif equity_after <= 0.0:
+    elif equity_after <= 0.0 < equity:
         event = _WIPED_OUT
     if steps.shape[0] > 0:
         out = steps[row, i]
@@ -257,6 +253,41 @@ def step_account(
     total[Total.BARS_IN_MARKET] += 1.0 if qty_after != 0.0 else 0.0
     total[Total.LAST_STEP] = row + 1
     total[Total.EVENT] = event
+
+
+@njit(cache=True)
+def step_account(
+    i: int,
+    row: int,
+    action: float,
+    fstate: FloatArray,
+    istate: IntArray,
+    stop_state: FloatArray,
+    market: FloatArray,
+    params: FloatArray,
+    brackets: FloatArray,
+    limits: FloatArray,
+    rule: FloatArray,
+    levels: FloatArray,
+    stops: FloatArray,
+    atr: FloatArray,
+    report: FloatArray,
+    scratch: FloatArray,
+    steps: FloatArray,
+    fills: FloatArray,
+    counts: IntArray,
+    totals: FloatArray,
+) -> None:
+    """Account ``i`` decides ``action`` at its bar ``t``: the env's action rule gives the wanted position
+    (``asterrl.actions.target_position``), then ``step_to_target``."""
+    t = istate[Counter.BAR, i]
+    wanted = target_position(
+        action, fstate[Account.QTY, i], fstate[Account.EQUITY, i], market[t, Market.VALUE_CLOSE],
+        market[t, Market.CLOSE], istate[Counter.BARS_SINCE_TRADE, i], rule[Rule.DISCRETE] > 0.0, levels,
+        rule[Rule.POSITION_SCALE], rule[Rule.DEADBAND], int(rule[Rule.MIN_HOLD]),
+    )  # fmt: skip
+    step_to_target(i, row, wanted, fstate, istate, stop_state, market, params, brackets, limits, rule, stops,
+                   atr, report, scratch, steps, fills, counts, totals)  # fmt: skip
 
 
 @njit(cache=True)
