@@ -14,11 +14,13 @@ from hydra.core.config_store import ConfigStore
 
 from agents.config import register as register_agent_schemas
 from agents.config import validate_agent
+from asterrl.backtest.walkforward import WalkForwardConfig
 from asterrl.data.config import DataConfig
 from asterrl.features.config import FeaturesConfig
 from asterrl.forecast.config import ForecastConfig
 from asterrl.risk import RiskLimits
 from envs.config import EnvConfig, check_splits_inside_span
+from experiments.backtesting.config import BacktestConfig
 from experiments.training.config import ExperimentConfig, RayConfig, TrainConfig
 
 
@@ -38,6 +40,8 @@ class AsterRLConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     ray: RayConfig = field(default_factory=RayConfig)
     experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
+    backtest: BacktestConfig = field(default_factory=BacktestConfig)
+    walkforward: WalkForwardConfig = field(default_factory=WalkForwardConfig)
 
     def validate(self, resolve_instrument: bool = True) -> AsterRLConfig:
         """Check every section before any work starts; one ``ConfigError`` line naming the key.
@@ -55,6 +59,8 @@ class AsterRLConfig:
         self.train.validate()
         self.ray.validate()
         self.experiment.validate()
+        self.backtest.validate()
+        self.walkforward.validate()
         check_splits_inside_span(self.env, self.data)
         if resolve_instrument:
             from asterrl.data.instruments import instrument_of

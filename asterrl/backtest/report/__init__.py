@@ -10,9 +10,9 @@ leaves no half-written report.
 from __future__ import annotations
 
 import base64
-import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from html import escape
 from pathlib import Path
 
 import pandas as pd
@@ -76,13 +76,13 @@ class ReportSection:
         return lines
 
     def html(self) -> str:
-        parts = [f"<h2>{html.escape(self.title)}</h2>"]
-        parts += [f'<p class="note">{html.escape(n)}</p>' for n in self.notes]
+        parts = [f"<h2>{escape(self.title)}</h2>"]
+        parts += [f'<p class="note">{escape(n)}</p>' for n in self.notes]
         if self.table is not None:
             parts.append(self.table.to_html(float_format=lambda v: f"{v:.4g}", classes="metrics"))
         if self.figure is not None:
             data = base64.b64encode(self.figure).decode()
-            parts.append(f'<img alt="{html.escape(self.title)}" src="data:image/png;base64,{data}">')
+            parts.append(f'<img alt="{escape(self.title)}" src="data:image/png;base64,{data}">')
         return "\n".join(parts)
 
 
