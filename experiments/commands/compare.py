@@ -52,6 +52,7 @@ def compare(overrides: list[str], show_progress: bool = True) -> Path:
     test_core = evaluation_core(base, market, split)
     rule_core = evaluation_core(base, market, split, action_type="continuous")
     results: list[tuple[str, Evaluation]] = []
+    compared: list[tuple[str, str, Any, Evaluation]] = []  # (run, agent kind, config, evaluation): the trials
     for option in base.experiment.agents:
         cfg = load_config([*overrides, f"agent={option}"])
         agent = validate_agent(cfg.agent)
@@ -68,6 +69,7 @@ def compare(overrides: list[str], show_progress: bool = True) -> Path:
             evaluation = evaluate_policy(policy, core, seed)
             name = f"{agent.name}-s{seed}"
             results.append((name, evaluation))
+            compared.append((name, agent.name, agent, evaluation))
             with RunWriter(root / "tensorboard" / "compare", name) as writer:
                 writer.trading(evaluation.metrics, 0, evaluation.trace.actions, evaluation.n_actions)
                 for step, value in equity_points(evaluation):
@@ -89,6 +91,10 @@ def compare(overrides: list[str], show_progress: bool = True) -> Path:
         "Learning agents act on the env's discrete levels; rule agents and buy-and-hold on continuous "
         "targets.",
     ]
+    from experiments.backtesting.compare_stats import compare_survival
+
+    report_dir.mkdir(parents=True, exist_ok=True)
+    notes += compare_survival(compared, base, market.instrument.symbol, report_dir)
     return write_report(results, report_dir, f"asterrl compare — {base.experiment.name}", notes)
 
 
