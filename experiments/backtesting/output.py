@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,10 @@ from asterrl.backtest.montecarlo import MonteCarloConfig
 from asterrl.backtest.report import ReportConfig, ReportSection, write_report
 from asterrl.backtest.result import BacktestResult, TrialSet
 from asterrl.backtest.survival import Survival, survival, survival_frame
+from asterrl.backtest.trials import study_name
 from asterrl.files import atomic_directory, atomic_write, atomic_write_json
 from asterrl.sim.instrument import Instrument
+from experiments.backtesting.run import Backtested, record_and_trials
 from experiments.config import to_yaml
 
 
@@ -75,9 +78,7 @@ def write_backtest(
     summary = summary_lines(result, alive, study, instrument, notes, fills)
     with atomic_directory(out) as staging:
         for name, table in tables.items():
-            atomic_write(
-                staging / f"{name}.csv", table.to_csv(index=not isinstance(table.index, pd.RangeIndex))
-            )
+            atomic_write(staging / f"{name}.csv", table.to_csv(index=table.index.name is not None))
         atomic_write(staging / "config.yaml", to_yaml(cfg))
         atomic_write_json(staging / "summary.json", _summary_json(result, alive, study), sort_keys=True)
         paths = write_report(result, staging / "report", report_cfg, [section, *sections])
@@ -156,3 +157,34 @@ def _summary_json(result: BacktestResult, alive: Survival, study: str) -> dict[s
             k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in alive.as_row().items()
         },
     }
+
+
+def compose(overrides: list[str]) -> tuple[Any, Callable[[str], Any]]:
+    """The typed config of ``overrides`` (a checkpoint's run config when ``backtest.checkpoint=`` is given)
+    and the data section of another symbol (the same overrides with ``data.symbol`` replaced)."""
+    from experiments.backtesting.checkpoints import checkpoint_config
+    from experiments.config import load_config
+
+    given = [o.split("=", 1)[1] for o in overrides if o.startswith("backtest.checkpoint=")]
+    if given and given[-1]:
+        rest = [o for o in overrides if not o.startswith("backtest.checkpoint=")]
+        cfg = checkpoint_config(Path(given[-1]).expanduser(), rest)
+    else:
+        cfg = load_config(overrides)
+    return cfg, lambda symbol: load_config([*overrides, f"data.symbol={symbol}"]).data
+
+
+def finish(cfg: Any, done: Backtested, folder: str) -> Written:
+    """Record the run's trials and write its output folder (``backtest.out``, else under ``folder``)."""
+    interval = cfg.data.interval
+    root = Path(cfg.experiment.root).expanduser() / cfg.experiment.name / "trials"
+    trials = record_and_trials(cfg, done, interval, root)
+    r = done.result
+    out = (
+        Path(cfg.backtest.out).expanduser()
+        if cfg.backtest.out
+        else default_out(cfg, done.kind, r.symbol, r, folder)
+    )
+    instrument = done.setup.instrument if done.setup is not None else None
+    study = study_name(done.kind, r.symbol, interval)
+    return write_backtest(cfg, out, r, done.tables, done.sections, done.notes, trials, study, instrument)

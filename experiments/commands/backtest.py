@@ -24,17 +24,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from asterrl.backtest.trials import study_name
 from asterrl.errors import ConfigError
-from experiments.backtesting.output import Written, default_out, write_backtest
-from experiments.backtesting.run import record_and_trials, run_backtest
+from experiments.backtesting.output import Written, compose, finish
+from experiments.backtesting.run import run_backtest
 from experiments.cli import split_overrides
-from experiments.config import load_config
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,35 +66,8 @@ def run(argv: Sequence[str]) -> int:
 
 def backtest(overrides: list[str], show_progress: bool = True) -> Written:
     """Run the backtest of the config composed from ``overrides`` and write it."""
-    given = [o.split("=", 1)[1] for o in overrides if o.startswith("backtest.checkpoint=")]
-    if given and given[-1]:
-        from experiments.backtesting.checkpoints import checkpoint_config
-
-        rest = [o for o in overrides if not o.startswith("backtest.checkpoint=")]
-        cfg = checkpoint_config(Path(given[-1]).expanduser(), rest)
-    else:
-        cfg = load_config(overrides)
-    return backtest_config(
-        cfg, lambda symbol: load_config([*overrides, f"data.symbol={symbol}"]).data, show_progress
-    )
-
-
-def backtest_config(cfg: Any, data_for: Any = None, show_progress: bool = True) -> Written:
-    """Backtest a typed config: run, record the trial, write the output folder."""
-    done = run_backtest(cfg, data_for, show_progress)
-    interval = cfg.data.interval
-    root = Path(cfg.experiment.root).expanduser() / cfg.experiment.name / "trials"
-    trials = record_and_trials(cfg, done, interval, root)
-    out = (
-        Path(cfg.backtest.out).expanduser()
-        if cfg.backtest.out
-        else default_out(cfg, done.kind, done.result.symbol, done.result)
-    )
-    instrument = done.setup.instrument if done.setup is not None else None
-    study = study_name(done.kind, done.result.symbol, interval)
-    return write_backtest(
-        cfg, out, done.result, done.tables, done.sections, done.notes, trials, study, instrument
-    )
+    cfg, data_for = compose(overrides)
+    return finish(cfg, run_backtest(cfg, data_for, show_progress), "backtests")
 
 
 def _job(cfg: DictConfig) -> dict[str, Any]:
@@ -108,8 +78,8 @@ def _job(cfg: DictConfig) -> dict[str, Any]:
         node.data.symbol = symbol
         return OmegaConf.to_object(node).data  # type: ignore[union-attr]
 
-    typed = OmegaConf.to_object(cfg)
-    written = backtest_config(typed.validate(), data_for, show_progress=False)  # type: ignore[union-attr]
+    typed = OmegaConf.to_object(cfg).validate()  # type: ignore[union-attr]
+    written = finish(typed, run_backtest(typed, data_for, show_progress=False), "backtests")
     print("\n".join(written.summary))
     row = {k: v for k, v in dataclasses.asdict(written.survival).items() if k != "name"}
     return {"name": written.survival.name, **row, "out": str(written.directory)}
