@@ -344,7 +344,7 @@ def main() -> None:
     else:
         paths = synthetic_paths(12, seed=1) + shared_paths(args.shared_data)
         print(f"paths: {len(paths)} ({', '.join(p.name for p in paths)})", flush=True)
-        tally = campaign(paths, accounts=256, steps=300, single_steps=300)
+        tally = campaign(paths, accounts=64, steps=300, single_steps=300)
     print(report(tally, time.perf_counter() - started))
     print("load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 

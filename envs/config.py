@@ -84,7 +84,7 @@ class EnvConfig:
     splits: dict[str, list[str]] = field(default_factory=dict)
     split_fractions: list[float] = field(default_factory=lambda: [0.7, 0.15, 0.15])
     autoreset_mode: str = "next_step"
-    decision_latency_ms: float = 0.0
+    decision_latency_ms: float = 1_000.0
     market: MarketModelConfig = field(default_factory=MarketModelConfig)
 
     def validate(self) -> EnvConfig:

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("experiments.commands.export", "export a frozen policy artifact"),
     "deploy": ("experiments.commands.deploy", "run a frozen policy against Aster"),
     "serve": ("experiments.commands.serve", "run the local Aster simulator or the dashboard"),
+    "exchange": ("experiments.commands.exchange", "run the local Aster exchange (asterrl exchange serve)"),
 }
 
 

@@ -186,17 +186,14 @@ def instrument_of(data: DataConfig) -> Instrument:
     )
 
 
-def known_instruments(
+def instrument_sources(
     extra_files: Sequence[str | Path] = (), store: MarketStore | None = None
-) -> list[tuple[Instrument, str]]:
-    """Every symbol ``load_instrument`` can resolve, with where it resolves from, sorted by symbol."""
-    where: dict[str, str] = {}
-    for symbol in bundled_instruments():
-        where[symbol] = "bundled"
+) -> dict[str, str]:
+    """Every symbol ``load_instrument`` would look up, sorted, with where it resolves from first."""
+    where: dict[str, str] = dict.fromkeys(bundled_instruments(), "bundled")
     for path in extra_files:
-        for symbol in read_instruments_file(path):
-            where[symbol] = str(path)
+        where.update(dict.fromkeys(read_instruments_file(path), str(path)))
     if store is not None:
-        for path in sorted((store.root / "kind=instrument").glob(f"market=*/symbol=*/{_SNAPSHOT_FILE}")):
+        for path in (store.root / "kind=instrument").glob(f"market=*/symbol=*/{_SNAPSHOT_FILE}"):
             where[path.parent.name.removeprefix("symbol=")] = "store"
-    return [(load_instrument(s, extra_files, store), where[s]) for s in sorted(where)]
+    return dict(sorted(where.items()))

@@ -116,8 +116,12 @@ def decide_order(
     is_market = not limit_price > 0.0
     step = params[Param.MARKET_STEP] if is_market else params[Param.STEP]
     market_step = params[Param.MARKET_STEP]
-    allowed = _exchange_capped(current_qty, allowed, mark_price, equity, unit_cost, params, brackets)
-    keep = _exchange_capped(current_qty, keep, mark_price, equity, unit_cost, params, brackets)
+    # The exchange's tier leverage and maximum notional bound what an order may reach (a held position
+    # beyond them is left alone, as the exchange leaves it).
+    if allowed != current_qty:
+        allowed = _exchange_capped(current_qty, allowed, mark_price, equity, unit_cost, params, brackets)
+    if keep != current_qty:
+        keep = _exchange_capped(current_qty, keep, mark_price, equity, unit_cost, params, brackets)
     held = abs(current_qty)
     forced = 0.0
     if keep * current_qty >= 0.0 and abs(keep) < held:

@@ -30,10 +30,11 @@ from asterrl.sim.fills import (
     fill_limit,
     fill_market,
     limit_price_on_grid,
+    participation_room,
     stop_fill_price,
     taker_price,
 )
-from asterrl.sim.kernels import liquidation_price, maintenance_margin, round_qty_toward_zero
+from asterrl.sim.kernels import funding_payment, liquidation_price, maintenance_margin
 from asterrl.sim.layout import N_FLOAT_STATE, N_INT_STATE, Account, Counter, Market, Param, Report
 
 
@@ -103,9 +104,7 @@ def _place_order(
         fill_market(i, side, forced, ref, market, params, t, fstate, report)
         filled = fill_limit(i, side, voluntary, limit_price, market, params, t, fstate, report)
     else:
-        room = round_qty_toward_zero(
-            params[Param.PARTICIPATION] * market[t, Market.KNOWN_VOLUME], params[Param.STEP]
-        )
+        room = participation_room(market, params, t, 0.0)
         filled = voluntary if flags & HALT else min(voluntary, room)
         fill_market(i, side, forced + filled, ref, market, params, t, fstate, report)
     if filled < voluntary:
@@ -136,15 +135,14 @@ def _stop_inside_bar(
         return False
     wallet, entry = fstate[Account.WALLET, i], fstate[Account.ENTRY, i]
     trigger = entry + (threshold - wallet) / qty
-    liquidation = liquidation_price(wallet, qty, entry, brackets)
-    if qty > 0.0:
-        hit = market[k, Market.VALUE_LOW] <= trigger and trigger > liquidation
-        trigger = min(trigger, market[k, Market.VALUE_OPEN])
-    else:
-        hit = market[k, Market.VALUE_HIGH] >= trigger and trigger < liquidation
-        trigger = max(trigger, market[k, Market.VALUE_OPEN])
-    if not hit:
+    reached = market[k, Market.VALUE_LOW] <= trigger if qty > 0.0 else market[k, Market.VALUE_HIGH] >= trigger
+    if not reached:  # the common case, decided before the costlier liquidation price
         return False
+    liquidation = liquidation_price(wallet, qty, entry, brackets)
+    if (qty > 0.0 and trigger <= liquidation) or (qty < 0.0 and trigger >= liquidation):
+        return False  # liquidation comes first on the way: the stop sits beyond it
+    value_open = market[k, Market.VALUE_OPEN]
+    trigger = min(trigger, value_open) if qty > 0.0 else max(trigger, value_open)
     side = -1.0 if qty > 0.0 else 1.0
     price = stop_fill_price(side, trigger, k, t, abs(qty), market, params)
     basis_ref = trigger * market[k, Market.OPEN] / market[k, Market.VALUE_OPEN]
@@ -157,7 +155,7 @@ def _stop_inside_bar(
 
 
 @njit(cache=True)
-def _liquidate_if_breached(
+def liquidate_if_breached(
     i: int,
     fstate: npt.NDArray[np.float64],
     market: npt.NDArray[np.float64],
@@ -254,7 +252,7 @@ def advance_account(
         istate[Counter.DAY, i] = day
     flags = 0
     stopped = False
-    liquidated = _liquidate_if_breached(i, fstate, market, params, brackets, k, True, report)
+    liquidated = liquidate_if_breached(i, fstate, market, params, brackets, k, True, report)
     if not liquidated:
         flags = _place_order(i, target_qty, limit_price, fstate, market, params, brackets, limits, t, report)
         _book_shortfall(i, fstate, report)
@@ -265,9 +263,11 @@ def advance_account(
         if not flags & HALT:
             stopped = _stop_inside_bar(i, fstate, market, params, brackets, limits, t, report)
             _book_shortfall(i, fstate, report)
-        liquidated = _liquidate_if_breached(i, fstate, market, params, brackets, k, False, report)
+        liquidated = liquidate_if_breached(i, fstate, market, params, brackets, k, False, report)
     if not liquidated and market[k, Market.FUNDING_EVENT] > 0.0:
-        payment = -fstate[Account.QTY, i] * market[k, Market.VALUE_CLOSE] * market[k, Market.FUNDING_RATE]
+        payment = funding_payment(
+            fstate[Account.QTY, i], market[k, Market.VALUE_CLOSE], market[k, Market.FUNDING_RATE]
+        )
         fstate[Account.WALLET, i] += payment
         report[Report.FUNDING] = payment
     value_close = market[k, Market.VALUE_CLOSE]

@@ -1,4 +1,7 @@
-"""Parse Aster/Binance ``exchangeInfo`` symbol entries and ``/leverageBracket`` answers to an ``Instrument``.
+"""Build an ``Instrument`` from what describes it: the exchange's JSON, or an instruments file's mapping.
+
+``parse_exchange_info``: Aster/Binance ``exchangeInfo`` symbol entries and ``/leverageBracket`` answers.
+``parse_instrument_dict``: the mapping ``Instrument.to_dict`` writes (YAML/JSON instruments files).
 
 Wire format (reference §9, §10, §14): decimals are strings; ``filters`` is a list of objects keyed by
 ``filterType``; a value of 0 in ``PRICE_FILTER`` disables that rule; perps give ``MIN_NOTIONAL.notional``,
@@ -11,12 +14,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 from asterrl.errors import ConfigError
 
 if TYPE_CHECKING:
-    from asterrl.sim.instrument import Instrument, MarginTier
+    from asterrl.sim.instrument import Instrument, MarginTier, PercentPrice
+
+_REQUIRED = ("symbol", "tick_size", "step_size", "min_qty", "max_qty", "min_notional", "brackets")
 
 
 def _filters(where: str, entry: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
@@ -164,3 +170,86 @@ def parse_exchange_info(
         )
     source["max_leverage"] = f"{source['brackets']} tier 1"
     return cls(**values, source=source)
+
+
+def parse_instrument_dict(cls: type[Instrument], raw: Mapping[str, Any], origin: str) -> Instrument:
+    """See ``Instrument.from_dict``: unknown or missing keys and bad values are one line naming the key."""
+    from asterrl.sim.instrument import field_number
+
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{origin}: an instrument must be a mapping, got {type(raw).__name__}")
+    symbol = raw.get("symbol")
+    where = f"{origin}: instrument {symbol}"
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; expected some of {', '.join(sorted(known))}")
+    missing = [k for k in _REQUIRED if k not in raw]
+    if missing:
+        raise ConfigError(f"{where}: missing key {missing[0]!r}")
+    kwargs: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name == "brackets":
+            kwargs[name] = _tiers(where, value)
+        elif name == "percent_price":
+            kwargs[name] = None if value is None else _percent(where, value)
+        elif name in ("symbol", "contract_kind"):
+            if not isinstance(value, str):
+                raise ConfigError(f"{where}: {name} must be a string, got {value!r}")
+            kwargs[name] = value
+        elif name == "source":
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{where}: source must be a mapping of field to origin")
+            kwargs[name] = {str(k): str(v) for k, v in value.items()}
+        elif name in ("price_precision", "quantity_precision"):
+            kwargs[name] = value
+        elif name == "market_take_bound" and value is None:
+            kwargs[name] = None
+        else:
+            kwargs[name] = field_number(where, name, _parse_float(value), lower=-math.inf, strict=False,
+                                   allow_inf=True)  # fmt: skip
+    given = dict(kwargs.pop("source", {}))
+    kwargs["source"] = {**{k: origin for k in raw if k != "source"}, **given}
+    return cls(**kwargs)
+
+
+def _parse_float(value: Any) -> Any:
+    """A decimal string (as the exchange writes them) or ``"inf"`` as a float; anything else unchanged."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _tiers(where: str, value: Any) -> tuple[MarginTier, ...]:
+    from asterrl.sim.instrument import TIER_KEYS, MarginTier, field_number
+
+    if not isinstance(value, list | tuple) or not value:
+        raise ConfigError(f"{where}: brackets must be a non-empty list of margin tiers")
+    out = []
+    for n, raw in enumerate(value):
+        if not isinstance(raw, Mapping) or set(raw) != set(TIER_KEYS):
+            raise ConfigError(f"{where}: brackets[{n}] must have exactly the keys {', '.join(TIER_KEYS)}")
+        nums = [
+            field_number(f"{where}: brackets[{n}]", k, _parse_float(raw[k]), -math.inf, False, True)
+            for k in TIER_KEYS
+        ]
+        out.append(MarginTier(*nums))
+    return tuple(out)
+
+
+def _percent(where: str, value: Any) -> PercentPrice:
+    from asterrl.sim.instrument import PERCENT_KEYS, PercentPrice, field_number
+
+    if not isinstance(value, Mapping) or set(value) != set(PERCENT_KEYS):
+        raise ConfigError(f"{where}: percent_price must have exactly the keys {', '.join(PERCENT_KEYS)}")
+    decimals = value["multiplier_decimal"]
+    if isinstance(decimals, bool) or not isinstance(decimals, int) or decimals < 0:
+        raise ConfigError(f"{where}: percent_price.multiplier_decimal must be a non-negative integer")
+    up = field_number(where, "percent_price.multiplier_up", _parse_float(value["multiplier_up"]), 0.0, True)
+    down = field_number(
+        where, "percent_price.multiplier_down", _parse_float(value["multiplier_down"]), 0.0, True
+    )
+    return PercentPrice(up, down, decimals)

@@ -103,6 +103,110 @@ def fill_market(
 
 
 @njit(cache=True)
+def touch_price(
+    side: float, market: npt.NDArray[np.float64], params: npt.NDArray[np.float64], t: int
+) -> float:
+    """The modelled best quote an order decided at ``t``'s close meets at bar ``t + 1``'s open, USDT: the
+    open moved by the half-spread to the ask (a buy) or the bid (a sell), on the tick."""
+    reference = market[t + 1, Market.OPEN]
+    return round_price_adverse(
+        reference * (1.0 + side * half_spread(market, params, t)), side, params[Param.TICK]
+    )
+
+
+@njit(cache=True)
+def reaches_touch(
+    side: float,
+    limit_price: float,
+    market: npt.NDArray[np.float64],
+    params: npt.NDArray[np.float64],
+    t: int,
+) -> bool:
+    """Whether a limit order at ``limit_price`` decided at ``t``'s close reaches ``touch_price`` (it is
+    marketable at bar ``t + 1``'s open)."""
+    tick = params[Param.TICK]
+    return side * (limit_price - touch_price(side, market, params, t)) >= -1e-9 * tick
+
+
+@njit(cache=True)
+def participation_room(
+    market: npt.NDArray[np.float64], params: npt.NDArray[np.float64], t: int, taken: float
+) -> float:
+    """Base asset a taker order decided at ``t``'s close may take in bar ``t + 1``: the participation cap of
+    the mean volume known at ``t`` less ``taken`` (what earlier orders of the bar took), on the lot grid."""
+    cap = params[Param.PARTICIPATION] * market[t, Market.KNOWN_VOLUME] - taken
+    return round_qty_toward_zero(max(cap, 0.0), params[Param.STEP])
+
+
+@njit(cache=True)
+def limit_taker_size(
+    side: float,
+    size: float,
+    limit_price: float,
+    market: npt.NDArray[np.float64],
+    params: npt.NDArray[np.float64],
+    t: int,
+    taken: float,
+) -> float:
+    """The part (base asset) of a limit order of ``size`` decided at ``t``'s close that fills at once as a
+    taker at bar ``t + 1``'s open: none unless the limit reaches the touch (``touch_price``), else up to the
+    size whose impact stays within the limit, within the participation room left after ``taken``."""
+    if not reaches_touch(side, limit_price, market, params, t):
+        return 0.0
+    room = marketable_size(
+        side, limit_price, market[t + 1, Market.OPEN], half_spread(market, params, t), params[Param.IMPACT_K],
+        market[t, Market.SIGMA], market[t, Market.KNOWN_NOTIONAL],
+    )  # fmt: skip
+    wanted = round_qty_toward_zero(min(size, room), params[Param.STEP])
+    return min(wanted, participation_room(market, params, t, taken))
+
+
+@njit(cache=True)
+def limit_taker_price(
+    side: float,
+    size: float,
+    limit_price: float,
+    market: npt.NDArray[np.float64],
+    params: npt.NDArray[np.float64],
+    t: int,
+) -> float:
+    """Price (USDT) the taker part of ``size`` of a limit order fills at: the market order's, capped at the
+    limit."""
+    price = taker_price(side, market[t + 1, Market.OPEN], size, market, params, t)
+    return min(price, limit_price) if side > 0.0 else max(price, limit_price)
+
+
+@njit(cache=True)
+def resting_fill_size(
+    side: float,
+    size: float,
+    limit_price: float,
+    market: npt.NDArray[np.float64],
+    params: npt.NDArray[np.float64],
+    k: int,
+    taken: float,
+) -> float:
+    """The part (base asset) of a limit order of ``size`` resting at ``limit_price`` that fills as a maker
+    over bar ``k``: none unless the bar trades through the limit by a tick or more, else the share
+    ``min(1, penetration / (queue_depth * limit))`` of it, at most ``volume_share`` of the bar's volume less
+    ``taken`` (what other resting orders took from it), on the lot grid."""
+    tick = params[Param.TICK]
+    through = limit_price - tick if side > 0.0 else limit_price + tick
+    crossed = (
+        market[k, Market.LOW] <= through + 1e-9 * tick
+        if side > 0.0
+        else (market[k, Market.HIGH] >= through - 1e-9 * tick)
+    )
+    if not crossed:
+        return 0.0
+    penetration = limit_price - market[k, Market.LOW] if side > 0.0 else market[k, Market.HIGH] - limit_price
+    depth = params[Param.LIMIT_QUEUE_DEPTH] * limit_price
+    through_share = min(1.0, penetration / depth) if depth > 0.0 else 1.0
+    cap = params[Param.LIMIT_VOLUME_SHARE] * market[k, Market.VOLUME] - taken
+    return round_qty_toward_zero(max(min(size * through_share, cap), 0.0), params[Param.STEP])
+
+
+@njit(cache=True)
 def fill_limit(
     i: int,
     side: float,
@@ -123,42 +227,15 @@ def fill_limit(
     ``min(1, penetration / (queue_depth * limit))`` of it, at most ``volume_share`` of the bar's volume
     (``asterrl.sim.config.LimitOrderConfig`` explains the model).
     """
-    k = t + 1
-    step, tick = params[Param.STEP], params[Param.TICK]
-    reference = market[k, Market.OPEN]
-    spread = half_spread(market, params, t)
-    sigma, known = market[t, Market.SIGMA], market[t, Market.KNOWN_NOTIONAL]
-    touch = round_price_adverse(reference * (1.0 + side * spread), side, tick)
-    taker = 0.0
-    if side * (limit_price - touch) >= -1e-9 * tick:
-        room = marketable_size(side, limit_price, reference, spread, params[Param.IMPACT_K], sigma, known)
-        cap = params[Param.PARTICIPATION] * market[t, Market.KNOWN_VOLUME]
-        taker = round_qty_toward_zero(min(size, room, cap), step)
-        if taker > 0.0:
-            impact_k = params[Param.IMPACT_K]
-            price = market_fill_price(
-                side, reference, spread, impact_k, sigma, taker * reference, known, tick
-            )
-            price = min(price, limit_price) if side > 0.0 else max(price, limit_price)
-            book_fill(
-                i, side * taker, price, params[Param.TAKER_FEE], reference, False, fstate, params, report
-            )
+    taker = limit_taker_size(side, size, limit_price, market, params, t, 0.0)
+    if taker > 0.0:
+        price = limit_taker_price(side, taker, limit_price, market, params, t)
+        reference = market[t + 1, Market.OPEN]
+        book_fill(i, side * taker, price, params[Param.TAKER_FEE], reference, False, fstate, params, report)
     rest = size - taker
     if rest <= 0.0:
         return taker
-    through = limit_price - tick if side > 0.0 else limit_price + tick
-    crossed = (
-        market[k, Market.LOW] <= through + 1e-9 * tick
-        if side > 0.0
-        else (market[k, Market.HIGH] >= through - 1e-9 * tick)
-    )
-    if not crossed:
-        return taker
-    penetration = limit_price - market[k, Market.LOW] if side > 0.0 else market[k, Market.HIGH] - limit_price
-    depth = params[Param.LIMIT_QUEUE_DEPTH] * limit_price
-    through_share = min(1.0, penetration / depth) if depth > 0.0 else 1.0
-    cap = params[Param.LIMIT_VOLUME_SHARE] * market[k, Market.VOLUME]
-    maker = round_qty_toward_zero(min(rest * through_share, cap), step)
+    maker = resting_fill_size(side, rest, limit_price, market, params, t + 1, 0.0)
     if maker > 0.0:
         book_fill(i, side * maker, limit_price, params[Param.MAKER_FEE], limit_price, True, fstate, params,
                   report)  # fmt: skip

@@ -143,34 +143,34 @@ class Instrument:
                 f"{where}: contract_kind={self.contract_kind!r}; expected one of {CONTRACT_KINDS}"
             )
         for name in ("tick_size", "step_size", "market_step_size", "min_notional", "liquidation_fee"):
-            _number(where, name, getattr(self, name), lower=0.0, strict=name.endswith("size"))
+            field_number(where, name, getattr(self, name), lower=0.0, strict=name.endswith("size"))
         for name in ("min_qty", "market_min_qty", "min_price"):
-            _number(where, name, getattr(self, name), lower=0.0, strict=False)
+            field_number(where, name, getattr(self, name), lower=0.0, strict=False)
         for name, low in (
             ("max_qty", "min_qty"),
             ("market_max_qty", "market_min_qty"),
             ("max_price", "min_price"),
         ):
-            value = _number(where, name, getattr(self, name), lower=0.0, strict=True, allow_inf=True)
+            value = field_number(where, name, getattr(self, name), lower=0.0, strict=True, allow_inf=True)
             if value < getattr(self, low):
                 raise ConfigError(f"{where}: {name}={value} is below {low}={getattr(self, low)}")
-        _number(where, "max_notional", self.max_notional, lower=0.0, strict=True, allow_inf=True)
+        field_number(where, "max_notional", self.max_notional, lower=0.0, strict=True, allow_inf=True)
         if self.liquidation_fee >= 0.5:
             raise ConfigError(f"{where}: liquidation_fee={self.liquidation_fee} must lie in [0, 0.5)")
         if self.market_take_bound is not None:
-            _number(where, "market_take_bound", self.market_take_bound, lower=0.0, strict=True)
+            field_number(where, "market_take_bound", self.market_take_bound, lower=0.0, strict=True)
         for name in ("price_precision", "quantity_precision"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 18:
                 raise ConfigError(f"{where}: {name} must be an integer in [0, 18], got {value!r}")
         if self.percent_price is not None:
             up, down = self.percent_price.multiplier_up, self.percent_price.multiplier_down
-            _number(where, "percent_price.multiplier_up", up, lower=1.0, strict=False)
-            _number(where, "percent_price.multiplier_down", down, lower=0.0, strict=True)
+            field_number(where, "percent_price.multiplier_up", up, lower=1.0, strict=False)
+            field_number(where, "percent_price.multiplier_down", down, lower=0.0, strict=True)
             if down > 1.0:
                 raise ConfigError(f"{where}: percent_price.multiplier_down={down} must be <= 1")
         self._validate_brackets(where)
-        _number(where, "max_leverage", self.max_leverage, lower=1.0, strict=False)
+        field_number(where, "max_leverage", self.max_leverage, lower=1.0, strict=False)
         if self.max_leverage > self.brackets[0].max_leverage:
             raise ConfigError(
                 f"{where}: max_leverage={self.max_leverage} exceeds the first tier's "
@@ -186,11 +186,11 @@ class Instrument:
             key = f"{where}: brackets[{n}]"
             if not isinstance(tier, MarginTier):
                 raise ConfigError(f"{key} is not a margin tier")
-            _number(key, "notional_floor", tier.notional_floor, lower=0.0, strict=False)
-            _number(key, "notional_cap", tier.notional_cap, lower=0.0, strict=True, allow_inf=True)
-            _number(key, "maint_margin_rate", tier.maint_margin_rate, lower=0.0, strict=False)
-            _number(key, "maint_amount", tier.maint_amount, lower=0.0, strict=False)
-            _number(key, "max_leverage", tier.max_leverage, lower=1.0, strict=False)
+            field_number(key, "notional_floor", tier.notional_floor, lower=0.0, strict=False)
+            field_number(key, "notional_cap", tier.notional_cap, lower=0.0, strict=True, allow_inf=True)
+            field_number(key, "maint_margin_rate", tier.maint_margin_rate, lower=0.0, strict=False)
+            field_number(key, "maint_amount", tier.maint_amount, lower=0.0, strict=False)
+            field_number(key, "max_leverage", tier.max_leverage, lower=1.0, strict=False)
             if tier.maint_margin_rate >= 1.0:
                 raise ConfigError(f"{key}.maint_margin_rate={tier.maint_margin_rate} must be < 1")
             if not tier.notional_cap > tier.notional_floor:
@@ -259,9 +259,9 @@ class Instrument:
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name == "brackets":
-                value = [{k: _plain(getattr(t, k)) for k in _TIER_KEYS} for t in value]
+                value = [{k: _plain(getattr(t, k)) for k in TIER_KEYS} for t in value]
             elif f.name == "percent_price":
-                value = None if value is None else {k: getattr(value, k) for k in _PERCENT_KEYS}
+                value = None if value is None else {k: getattr(value, k) for k in PERCENT_KEYS}
             elif f.name == "source":
                 value = dict(value)
             out[f.name] = _plain(value)
@@ -274,44 +274,9 @@ class Instrument:
         :param origin: where the dict came from, recorded in ``source`` for fields it does not name.
         Unknown keys, a missing required key or a bad value raise one ``ConfigError`` naming the key.
         """
-        if not isinstance(raw, Mapping):
-            raise ConfigError(f"{origin}: an instrument must be a mapping, got {type(raw).__name__}")
-        symbol = raw.get("symbol")
-        where = f"{origin}: instrument {symbol}"
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise ConfigError(
-                f"{where}: unknown key {unknown[0]!r}; expected some of {', '.join(sorted(known))}"
-            )
-        missing = [k for k in ("symbol", "tick_size", "step_size", "min_qty", "max_qty", "min_notional",
-                               "brackets") if k not in raw]  # fmt: skip
-        if missing:
-            raise ConfigError(f"{where}: missing key {missing[0]!r}")
-        kwargs: dict[str, Any] = {}
-        for name, value in raw.items():
-            if name == "brackets":
-                kwargs[name] = _tiers(where, value)
-            elif name == "percent_price":
-                kwargs[name] = None if value is None else _percent(where, value)
-            elif name in ("symbol", "contract_kind"):
-                if not isinstance(value, str):
-                    raise ConfigError(f"{where}: {name} must be a string, got {value!r}")
-                kwargs[name] = value
-            elif name == "source":
-                if not isinstance(value, Mapping):
-                    raise ConfigError(f"{where}: source must be a mapping of field to origin")
-                kwargs[name] = {str(k): str(v) for k, v in value.items()}
-            elif name in ("price_precision", "quantity_precision"):
-                kwargs[name] = value
-            elif name == "market_take_bound" and value is None:
-                kwargs[name] = None
-            else:
-                kwargs[name] = _number(where, name, _parse_float(value), lower=-math.inf, strict=False,
-                                       allow_inf=True)  # fmt: skip
-        given = dict(kwargs.pop("source", {}))
-        kwargs["source"] = {**{k: origin for k in raw if k != "source"}, **given}
-        return cls(**kwargs)
+        from asterrl.sim.exchange_info import parse_instrument_dict
+
+        return parse_instrument_dict(cls, raw, origin)
 
     @classmethod
     def from_exchange_info(
@@ -336,8 +301,8 @@ class Instrument:
         return parse_exchange_info(cls, symbol_entry, leverage_brackets, fallback_brackets, origin)
 
 
-_TIER_KEYS = ("notional_floor", "notional_cap", "maint_margin_rate", "maint_amount", "max_leverage")
-_PERCENT_KEYS = ("multiplier_up", "multiplier_down", "multiplier_decimal")
+TIER_KEYS = ("notional_floor", "notional_cap", "maint_margin_rate", "maint_amount", "max_leverage")
+PERCENT_KEYS = ("multiplier_up", "multiplier_down", "multiplier_decimal")
 
 
 def _decimals(step: Any) -> int:
@@ -362,17 +327,9 @@ def _plain(value: Any) -> Any:
     return "inf" if isinstance(value, float) and math.isinf(value) and value > 0 else value
 
 
-def _parse_float(value: Any) -> Any:
-    """A decimal string (as the exchange writes them) or ``"inf"`` as a float; anything else unchanged."""
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    return value
-
-
-def _number(where: str, name: str, value: Any, lower: float, strict: bool, allow_inf: bool = False) -> float:
+def field_number(
+    where: str, name: str, value: Any, lower: float, strict: bool, allow_inf: bool = False
+) -> float:
     """``value`` as a float, or one ``ConfigError`` naming ``name`` when it is not a number in range."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
         raise ConfigError(f"{where}: {name} must be a number, got {value!r}")
@@ -382,29 +339,3 @@ def _number(where: str, name: str, value: Any, lower: float, strict: bool, allow
         bound = f"> {lower}" if strict else f">= {lower}"
         raise ConfigError(f"{where}: {name} must be {bound}, got {value!r}")
     return float(value)
-
-
-def _tiers(where: str, value: Any) -> tuple[MarginTier, ...]:
-    if not isinstance(value, list | tuple) or not value:
-        raise ConfigError(f"{where}: brackets must be a non-empty list of margin tiers")
-    out = []
-    for n, raw in enumerate(value):
-        if not isinstance(raw, Mapping) or set(raw) != set(_TIER_KEYS):
-            raise ConfigError(f"{where}: brackets[{n}] must have exactly the keys {', '.join(_TIER_KEYS)}")
-        nums = [
-            _number(f"{where}: brackets[{n}]", k, _parse_float(raw[k]), -math.inf, False, True)
-            for k in _TIER_KEYS
-        ]
-        out.append(MarginTier(*nums))
-    return tuple(out)
-
-
-def _percent(where: str, value: Any) -> PercentPrice:
-    if not isinstance(value, Mapping) or set(value) != set(_PERCENT_KEYS):
-        raise ConfigError(f"{where}: percent_price must have exactly the keys {', '.join(_PERCENT_KEYS)}")
-    decimals = value["multiplier_decimal"]
-    if isinstance(decimals, bool) or not isinstance(decimals, int) or decimals < 0:
-        raise ConfigError(f"{where}: percent_price.multiplier_decimal must be a non-negative integer")
-    up = _number(where, "percent_price.multiplier_up", _parse_float(value["multiplier_up"]), 0.0, True)
-    down = _number(where, "percent_price.multiplier_down", _parse_float(value["multiplier_down"]), 0.0, True)
-    return PercentPrice(up, down, decimals)

@@ -146,6 +146,13 @@ def liquidation_price(wallet: float, qty: float, entry: float, brackets: npt.NDA
 
 
 @njit(cache=True)
+def funding_payment(qty: float, valuation_price: float, rate: float) -> float:
+    """Funding received (negative: paid) by a position of ``qty`` at a settlement, USDT:
+    ``-qty * valuation price * rate`` (a positive rate: longs pay shorts)."""
+    return -qty * valuation_price * rate
+
+
+@njit(cache=True)
 def apply_fill(
     wallet: float, qty: float, entry: float, fill_qty: float, price: float, fee: float, step: float
 ) -> tuple[float, float, float]:

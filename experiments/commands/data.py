@@ -164,19 +164,26 @@ def _list(store: MarketStore) -> int:
 
 
 def _instruments(store: MarketStore, cfg: AsterRLConfig) -> int:
-    from asterrl.data.instruments import known_instruments
+    from asterrl.data.instruments import instrument_sources, load_instrument
 
     print(
         f"{'symbol':<12} {'tick':>10} {'lot':>10} {'min qty':>10} {'min notional':>12} {'max lev':>8}  "
         "tiers  from"
     )
-    for inst, where in known_instruments(cfg.data.instrument_files, store):
+    unusable = 0
+    for symbol, where in instrument_sources(cfg.data.instrument_files, store).items():
+        try:
+            inst = load_instrument(symbol, cfg.data.instrument_files, store)
+        except AsterRLError as error:
+            unusable += 1
+            print(f"{symbol:<12} unusable: {error}")
+            continue
         print(
             f"{inst.symbol:<12} {inst.tick_size:>10g} {inst.step_size:>10g} {inst.min_qty:>10g} "
             f"{inst.min_notional:>12g} {inst.max_leverage:>7g}x  {len(inst.brackets):>5}  {where}"
             f" (tiers: {inst.source.get('brackets', where)})"
         )
-    return 0
+    return 1 if unusable else 0
 
 
 def _fetch(store: MarketStore, cfg: AsterRLConfig) -> int:

@@ -68,6 +68,7 @@ def evaluate_checkpoint(checkpoint: Path, overrides: list[str] | None = None) ->
             "split": split,
             "seed": cfg.seed,
             "data_hash": market.data_hash,
+            "instrument": market.instrument.to_dict(),
             "metrics": evaluation.metrics.as_dict(),
         },
     )

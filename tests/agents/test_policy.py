@@ -95,3 +95,32 @@ def test_agent_configs_validate() -> None:
         PPOConfig(framework="sb3", use_lstm=True).validate()
     with pytest.raises(ConfigError):
         GridConfig(levels=0).validate()
+
+
+def test_the_grid_never_spaces_its_lines_closer_than_the_instruments_tick() -> None:
+    # DOGE-like prices wiggling by 0.00002 (2 ticks of 0.00001) with a high-low range of 0.00001: the ATR
+    # (~0.00002) times spacing_atr 0.1 would put lines 0.000002 apart, a fifth of a tick. With the env's
+    # instrument the lines sit one tick apart, the same grid as spacing_atr = tick / ATR would give.
+    from asterrl.sim.instrument import Instrument, MarginTier
+
+    close = 0.12 + 0.00002 * np.sin(np.arange(300) / 3.0)
+    frame = _bars(list(close)).assign(high=close + 0.000005, low=close - 0.000005)
+    series = PriceSeries.from_bars(frame)
+    doge = Instrument(
+        "DOGEUSDT", 0.00001, 1.0, 1.0, 1e9, 5.0, (MarginTier(0.0, float("inf"), 0.01, 0.0, 50.0),)
+    )
+    cfg = GridConfig(spacing_atr=0.1, atr_period=5, anchor_period=20)
+    on_ticks = GridTrader(cfg, ActionMapping("continuous", instrument=doge)).compute_targets(series)
+    below_ticks = GridTrader(cfg, ActionMapping("continuous")).compute_targets(series)
+    from agents.rules.kernels import grid_targets
+    from asterrl.features.kernels.rolling import ema
+    from asterrl.features.kernels.volatility import atr
+
+    spacing = np.maximum(0.1 * atr(series.high, series.low, series.close, 5), 0.00001)
+    always = np.ones(close.shape[0], dtype=np.bool_)
+    expected = grid_targets(series.close, ema(series.close, 20), spacing, cfg.levels, cfg.stop_levels,
+                            cfg.max_fraction, cfg.allow_short, always, False)  # fmt: skip
+    np.testing.assert_array_equal(on_ticks, expected)
+    assert not np.array_equal(
+        on_ticks, below_ticks
+    )  # sub-tick lines trade on noise the exchange cannot quote

@@ -13,8 +13,8 @@ from asterrl.data.market import load_market
 from asterrl.data.schema import DataKind, Market, SeriesKey
 from asterrl.data.sources.synthetic import SyntheticMarket
 from asterrl.data.store import MarketStore
-from asterrl.exchange.simulator.market_data import MarketDataBook
-from asterrl.exchange.simulator.server import LocalAsterServer
+from asterrl.exchange.local.market_data import MarketDataBook
+from asterrl.exchange.local.server import LocalAsterServer
 from experiments.config import load_config
 
 START, END = "2023-01-01", "2023-12-01"  # 8016 hourly bars: six pages of at most 1500

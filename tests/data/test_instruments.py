@@ -11,15 +11,15 @@ import pytest
 from asterrl.data.instruments import (
     BUNDLED_FILE,
     bundled_instruments,
-    known_instruments,
+    instrument_sources,
     load_instrument,
     read_instruments_file,
     read_snapshot,
 )
 from asterrl.data.store import MarketStore
 from asterrl.errors import ConfigError
-from asterrl.exchange.simulator.market_data import MarketDataBook, SymbolSpec
-from asterrl.exchange.simulator.server import LocalAsterServer
+from asterrl.exchange.local.market_data import MarketDataBook, SymbolSpec
+from asterrl.exchange.local.server import LocalAsterServer
 
 T0 = 1_672_531_200_000  # 2023-01-01 UTC
 HOUR = 3_600_000
@@ -124,8 +124,12 @@ def test_fetch_stores_exchange_info_beside_the_bars_and_instruments_lists_it(  #
     assert (doge.tick_size, doge.step_size) == (float(spec.tick_size), float(spec.step_size))
     assert doge.source["tick_size"].startswith("store aster exchangeInfo")
     assert doge.source["brackets"].startswith("fallback") and doge.max_leverage == 75.0
-    listed = {inst.symbol: where for inst, where in known_instruments([tiers], store)}
+    listed = instrument_sources([tiers], store)
     assert listed["DOGEUSDT"] == "store" and listed["BTCUSDT"] == "bundled"
     shown = cli("data", "instruments", f"data.instrument_files=[{tiers}]")
     assert shown.code == 0, shown.err
     assert any(line.startswith("DOGEUSDT") and "store" in line for line in shown.out.splitlines())
+    # Without the file the stored DOGEUSDT lacks tiers: listed as unusable, with the reason, exit 1.
+    bare = cli("data", "instruments")
+    assert bare.code == 1
+    assert any(line.startswith("DOGEUSDT") and "no margin tiers" in line for line in bare.out.splitlines())

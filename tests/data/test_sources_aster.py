@@ -16,7 +16,7 @@ from asterrl.data.sources.http import RetryPolicy, SourceUnavailableError
 from asterrl.data.sources.synthetic import SyntheticConfig, SyntheticMarket
 from asterrl.data.store import MarketStore
 from asterrl.errors import SourceError
-from asterrl.exchange.simulator import LocalAsterServer, ManualClock, MarketDataBook
+from asterrl.exchange.local import LocalAsterServer, ManualClock, MarketDataBook
 
 M = 60_000
 H = 60 * M

@@ -15,7 +15,7 @@ from asterrl.data.sources.binance import BinanceSource
 from asterrl.data.sources.fallback import FallbackSource
 from asterrl.data.sources.http import RetryPolicy
 from asterrl.errors import OfflineError, SourceError
-from asterrl.exchange.simulator import LocalAsterServer, ManualClock, MarketDataBook
+from asterrl.exchange.local import LocalAsterServer, ManualClock, MarketDataBook
 
 H = 3_600_000
 T0 = 1_600_000_000_000 - 1_600_000_000_000 % H  # on the hourly grid

@@ -14,7 +14,7 @@ from asterrl.data.sources.http import (
     kline_weight,
 )
 from asterrl.errors import SourceError
-from asterrl.exchange.simulator import LocalAsterServer, ManualClock
+from asterrl.exchange.local import LocalAsterServer, ManualClock
 
 MINUTE_S = 1_700_006_400.0  # on a minute boundary
 

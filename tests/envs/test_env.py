@@ -179,3 +179,28 @@ def test_info_holds_every_report_key_in_order() -> None:
     info = report_info([float(i) for i in range(N_REPORT)])
     assert list(info) == list(REPORT_KEYS) == [slot.name.lower() for slot in Report]
     assert list(info.values()) == [float(i) for i in range(N_REPORT)]
+
+
+def test_the_serial_and_parallel_loops_are_one_function_cached_apart() -> None:
+    from envs.kernels import _step_all, step_accounts, step_accounts_parallel
+
+    # One Python body, two builds under their own names (numba names its cache files after them).
+    assert step_accounts.py_func.__code__ is _step_all.__code__ is step_accounts_parallel.py_func.__code__
+    assert step_accounts.py_func.__qualname__ != step_accounts_parallel.py_func.__qualname__
+    equities = []
+    for kernel in (step_accounts, step_accounts_parallel):
+        vec = envs.AsterPerpVectorEnv(
+            16,
+            data=BARS,
+            funding=FUNDING,
+            mark=MARK,
+            instrument="BTCUSDT",
+            risk=RISK,
+            splits=SPLITS,
+            window=8,
+        )
+        vec._kernel = kernel  # type: ignore[assignment]
+        vec.reset(seed=3)
+        rng = np.random.default_rng(0)
+        equities.append(np.array([vec.step(rng.integers(0, 5, 16))[4]["equity"].copy() for _ in range(60)]))
+    assert np.array_equal(equities[0], equities[1])

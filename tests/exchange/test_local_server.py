@@ -9,7 +9,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from asterrl.exchange.simulator import LocalAsterServer, ManualClock, MarketDataBook, SymbolSpec
+from asterrl.exchange.local import LocalAsterServer, ManualClock, MarketDataBook, SymbolSpec
 
 H = 3_600_000
 T0 = 1_700_006_400_000  # 2023-11-15 00:00 UTC, on the hourly grid

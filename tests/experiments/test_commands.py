@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -66,10 +67,16 @@ def test_multirun_sweeps_the_learning_rate(_isolated_home: Path) -> None:
 def test_compare_on_shared_data_writes_report_and_one_run_per_agent(
     cli, shared_data: Path, _isolated_home: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    result = cli("compare", "experiment=smoke", "data=shared_btcusdt_1h", "train.progress=false")
+    # XRPUSDT (0.3-2 USDT, tick 0.0001): the instrument data.symbol selects runs and is recorded.
+    result = cli("compare", "experiment=smoke", "data=shared", "data.symbol=XRPUSDT", "train.progress=false")
     assert result.code == 0, result.err
     root = _isolated_home / "runs" / "smoke"
     report = (root / "report" / "report.md").read_text()
+    assert "instrument XRPUSDT (tick 0.0001, lot 0.1" in report
+    recorded = json.loads((root / "report" / "run.json").read_text())["instrument"]
+    assert (recorded["symbol"], recorded["tick_size"], recorded["step_size"]) == ("XRPUSDT", 0.0001, 0.1)
+    trained = json.loads((root / "ppo-s0" / "run.json").read_text())["instrument"]
+    assert trained["symbol"] == "XRPUSDT" and trained["min_notional"] == 5.0
     for name in (
         "ppo-s0",
         "sb3_ppo-s0",

@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import envs
@@ -318,3 +319,44 @@ def test_max_leverage_above_the_instruments_maximum_is_refused() -> None:
     tiers = (MarginTier(0.0, math.inf, 0.02, 0.0, 20.0),)
     with pytest.raises(ConfigError, match=r"risk\.max_leverage=25 exceeds TESTUSDT's maximum leverage 20"):
         RiskLimits(max_leverage=25.0).validate(made_up(tiers=tiers))
+
+
+@pytest.mark.shared_data
+def test_the_xrp_spike_of_13_july_2023_costs_a_2x_short_its_drawdown_limit_not_half_the_account(
+    shared_data: Any,
+) -> None:
+    # Before: a 10 % drawdown limit let a 2x short lose 51.7 % as XRP rose 0.47 -> 0.96 in three hours.
+    from asterrl.data.instruments import load_instrument
+
+    lo = pd.Timestamp("2023-07-12", tz="UTC").value // 1_000_000
+    frames = []
+    for folder, name in (("perp_ohlcv", "XRPUSDT_1h"), ("perp_funding", "XRPUSDT_funding"),
+                         ("perp_mark", "XRPUSDT_mark_1h")):  # fmt: skip
+        frame = pd.read_csv(shared_data / folder / f"{name}.csv.gz")
+        frames.append(frame[(frame["timestamp"] >= lo) & (frame["timestamp"] < lo + 3 * 86_400_000)])
+    bars_, funding, mark = (f.reset_index(drop=True) for f in frames)
+    data = MarketArrays.from_frames(bars_, funding, mark)
+    limits = RiskLimits(max_leverage=2.0, max_drawdown=0.10, max_daily_loss=math.inf)
+    spike = int(np.flatnonzero(bars_["timestamp"] == lo + 39 * HOUR)[0])  # 2023-07-13 15:00
+    sim = PerpSimulator(data, load_instrument("XRPUSDT"), MarketModelConfig(), limits, start_bar=spike - 2)
+    sim.step(-2.0 * 10_000.0 / bars_["close"][spike - 2])  # short about 2x at the 14:00 open
+    wallet, qty, entry, peak = sim.wallet, sim.position, sim.entry_price, sim.peak_equity
+    # The stop: wallet + qty (p - entry) = 0.9 peak, on the mark; filled on last-trade prices.
+    trigger = entry + (0.9 * peak - wallet) / qty
+    r = sim.step(qty)
+    assert r["stop_filled"] == 1.0 and r["position"] == 0.0 and sim.halted
+    assert bars_["high"][spike] > 0.64 and trigger < 0.50  # the stop sat far below the spike's top
+    # 10 % plus the exit's costs on about 2x notional: fee 3.5 bps + spread and impact, some 0.1 pp.
+    assert 0.10 < (peak - r["equity"]) / peak < 0.1015
+
+
+def test_tiny_live_limits_stop_every_opening_order_in_the_env() -> None:
+    # Before: with the rate, staleness and band limits at 1e-9, 60 of 60 orders filled (the env passed 0s).
+    with pytest.raises(ConfigError, match="max_orders_per_minute"):
+        RiskLimits(max_orders_per_minute=1e-9).validate()
+    for tiny in ({"max_data_age_ms": 1e-9}, {"price_band": 1e-9}):
+        costs = {"costs": {**FREE["costs"], "half_spread_bps": 0.5}}
+        env = _env(flat_bars(100.0, 80), RiskLimits(max_leverage=3.0, **OFF, **tiny), market=costs)
+        env.reset(options={"start_bar": 1})
+        fills = [env.step(int(a))[4]["fill_qty"] for a in np.random.default_rng(0).integers(0, 5, 60)]
+        assert fills == [0.0] * 60

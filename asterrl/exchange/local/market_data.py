@@ -1,4 +1,4 @@
-"""The market-data half of the local Aster simulator: canonical frames in, Aster-shaped payloads out.
+"""The market-data half of the local Aster exchange: canonical frames in, Aster-shaped payloads out.
 
 :class:`MarketDataBook` holds bars, mark-price klines and funding per symbol and answers ``klines``,
 ``markPriceKlines``, ``fundingRate`` and ``exchangeInfo`` with the venue's paging rules (reference §9):
@@ -19,24 +19,11 @@ import pandas as pd
 
 from asterrl.data.schema import REQUIRED_COLUMNS, SUPPORTED_INTERVALS, DataKind, interval_ms, normalize_symbol
 from asterrl.errors import AsterRLError
+from asterrl.exchange.codes import Code
+from asterrl.exchange.local.api import ApiError, fmt, mandatory
 
 KLINE_LIMIT_DEFAULT, KLINE_LIMIT_MAX = 500, 1500
 FUNDING_LIMIT_DEFAULT, FUNDING_LIMIT_MAX = 100, 1000
-
-
-class ApiError(Exception):
-    """A request the venue rejects: HTTP ``status`` with body ``{"code": code, "msg": msg}``."""
-
-    def __init__(self, status: int, code: int, msg: str) -> None:
-        super().__init__(f"HTTP {status} {code} {msg}")
-        self.status, self.code, self.msg = status, code, msg
-
-    def body(self) -> dict[str, Any]:
-        return {"code": self.code, "msg": self.msg}
-
-
-def _mandatory(name: str) -> ApiError:
-    return ApiError(400, -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +63,13 @@ class SymbolSpec:
         return cls(
             symbol=symbol,
             base_asset=base,
-            tick_size=_decimal(10.0**tick_exp),
-            min_price=_decimal(10.0**tick_exp),
-            max_price=_decimal(10.0 ** (tick_exp + 10)),
-            step_size=_decimal(10.0**step_exp),
-            min_qty=_decimal(10.0**step_exp),
-            max_qty=_decimal(10.0 ** (step_exp + 5)),
-            market_max_qty=_decimal(10.0 ** (step_exp + 4)),
+            tick_size=fmt(10.0**tick_exp),
+            min_price=fmt(10.0**tick_exp),
+            max_price=fmt(10.0 ** (tick_exp + 10)),
+            step_size=fmt(10.0**step_exp),
+            min_qty=fmt(10.0**step_exp),
+            max_qty=fmt(10.0 ** (step_exp + 5)),
+            market_max_qty=fmt(10.0 ** (step_exp + 4)),
         )
 
     def payload(self) -> dict[str, Any]:
@@ -187,6 +174,22 @@ class MarketDataBook:
             self._funding[symbol] = clean
             self._ensure_spec(symbol, None)
 
+    def series(
+        self, symbol: str, interval: str
+    ) -> tuple[pd.DataFrame | None, pd.DataFrame | None, pd.DataFrame | None, SymbolSpec]:
+        """``(bars, mark, funding, spec)`` of ``symbol`` at ``interval`` (``None`` where absent)."""
+        symbol = normalize_symbol(symbol)
+        with self._lock:
+            spec = self._specs.get(symbol)
+            if spec is None:
+                raise AsterRLError(f"local exchange: {symbol} is not listed (add its bars first)")
+            return (
+                self._bars.get((symbol, interval)),
+                self._mark.get((symbol, interval)),
+                self._funding.get(symbol),
+                spec,
+            )
+
     @property
     def symbols(self) -> list[str]:
         with self._lock:
@@ -199,9 +202,9 @@ class MarketDataBook:
         symbol = self._symbol(params)
         interval = params.get("interval")
         if not interval:
-            raise _mandatory("interval")
+            raise mandatory("interval")
         if interval not in SUPPORTED_INTERVALS:
-            raise ApiError(400, -1120, "Invalid interval.")
+            raise ApiError.of(Code.INVALID_INTERVAL)
         start, end = _opt_int(params, "startTime"), _opt_int(params, "endTime")
         limit = _limit(params, KLINE_LIMIT_DEFAULT, KLINE_LIMIT_MAX)
         with self._lock:
@@ -227,7 +230,7 @@ class MarketDataBook:
         lo, hi = _window(ts, start, end, limit, now_ms)
         rates = frame["funding_rate"].to_numpy()
         return [
-            {"symbol": symbol, "fundingTime": int(ts[i]), "fundingRate": _decimal(float(rates[i]))}
+            {"symbol": symbol, "fundingTime": int(ts[i]), "fundingRate": fmt(float(rates[i]))}
             for i in range(lo, hi)
         ]
 
@@ -279,10 +282,10 @@ class MarketDataBook:
     def _symbol(self, params: Mapping[str, str]) -> str:
         raw = params.get("symbol")
         if not raw:
-            raise _mandatory("symbol")
+            raise mandatory("symbol")
         with self._lock:
             if raw not in self._specs:
-                raise ApiError(400, -1121, "Invalid symbol.")
+                raise ApiError.of(Code.BAD_SYMBOL)
         return raw
 
 
@@ -299,9 +302,7 @@ def _opt_int(params: Mapping[str, str], name: str) -> int | None:
     if value is None or value == "":
         return None
     if not value.isdigit() or len(value) > 20:
-        raise ApiError(
-            400, -1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'."
-        )
+        raise ApiError.of(Code.ILLEGAL_CHARS, name=name, pattern="^[0-9]{1,20}$")
     return int(value)
 
 
@@ -310,7 +311,7 @@ def _limit(params: Mapping[str, str], default: int, maximum: int) -> int:
     if limit is None:
         return default
     if not 1 <= limit <= maximum:
-        raise ApiError(400, -1130, "Data sent for parameter 'limit' is not valid.")
+        raise ApiError.of(Code.INVALID_PARAMETER, name="limit")
     return limit
 
 
@@ -319,7 +320,7 @@ def _window(
 ) -> tuple[int, int]:
     """Row range ``[lo, hi)`` of ascending ``ts`` that a paged request returns."""
     if start is not None and end is not None and start > end:
-        raise ApiError(400, -1023, "Start time is greater than end time.")
+        raise ApiError.of(Code.START_AFTER_END)
     visible = int(np.searchsorted(ts, now_ms, side="right"))
     hi = visible if end is None else min(visible, int(np.searchsorted(ts, end, side="right")))
     if start is not None:
@@ -332,29 +333,23 @@ def _kline_row(row: Any, step_ms: int, mark: bool) -> list[Any]:
     open_ms = int(row.timestamp)
     close_ms = open_ms + step_ms - 1
     if mark:
-        prices = [_decimal(row.mark_open), _decimal(row.mark_high), _decimal(row.mark_low)]
-        return [open_ms, *prices, _decimal(row.mark_close), "0", close_ms, "0", 0, "0", "0", "0"]
+        prices = [fmt(row.mark_open), fmt(row.mark_high), fmt(row.mark_low)]
+        return [open_ms, *prices, fmt(row.mark_close), "0", close_ms, "0", 0, "0", "0", "0"]
     volume = float(row.volume)
     quote = float(getattr(row, "quote_volume", 0.0))
     taker = float(getattr(row, "taker_buy_volume", 0.0))
     taker_quote = taker * quote / volume if volume > 0 else 0.0
     return [
         open_ms,
-        _decimal(row.open),
-        _decimal(row.high),
-        _decimal(row.low),
-        _decimal(row.close),
-        _decimal(volume),
+        fmt(row.open),
+        fmt(row.high),
+        fmt(row.low),
+        fmt(row.close),
+        fmt(volume),
         close_ms,
-        _decimal(quote),
+        fmt(quote),
         int(getattr(row, "trades", 0)),
-        _decimal(taker),
-        _decimal(taker_quote),
+        fmt(taker),
+        fmt(taker_quote),
         "0",
     ]
-
-
-def _decimal(value: float) -> str:
-    """Shortest positional decimal string that reads back as the same float64 (``"0.0001"``, not
-    ``"1e-04"``)."""
-    return np.format_float_positional(float(value), unique=True, trim="-")

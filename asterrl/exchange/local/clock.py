@@ -1,8 +1,9 @@
-"""A manual clock shared by the local server and its clients, so that tests wait without waiting."""
+"""Clocks of the local exchange: a manual one tests move by hand, and one running at a chosen speed."""
 
 from __future__ import annotations
 
 import threading
+import time
 
 
 class ManualClock:
@@ -37,3 +38,22 @@ class ManualClock:
         """Move the clock forward without recording a sleep."""
         with self._lock:
             self._now += max(0.0, seconds)
+
+
+class ScaledClock:
+    """Market time that runs ``speed`` times faster than the wall clock from ``start_ms``.
+
+    :param start_ms: market time (UTC ms) at creation.
+    :param speed: market seconds per wall second (1 = real time).
+    """
+
+    def __init__(self, start_ms: int, speed: float = 1.0) -> None:
+        if not speed > 0:
+            raise ValueError("clock speed must be > 0")
+        self.start_ms = int(start_ms)
+        self.speed = float(speed)
+        self._wall0 = time.monotonic()
+
+    def ms(self) -> int:
+        """Current market time, UTC ms."""
+        return self.start_ms + int((time.monotonic() - self._wall0) * 1000.0 * self.speed)
