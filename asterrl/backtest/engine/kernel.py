@@ -29,9 +29,9 @@ from asterrl.risk.gate import HALT
 from asterrl.risk.stops import stopped_target, update_stop_state
 from asterrl.sim.account import (
     _book_shortfall,
-    _liquidate_if_breached,
     _place_order,
     advance_account,
+    liquidate_if_breached,
 )
 from asterrl.sim.layout import N_FLOAT_STATE, Account, Counter, Market, Report
 
@@ -73,7 +73,7 @@ def _replay_open(
     day = np.int64(market[k, Market.DAY])
     if day != istate[Counter.DAY, s]:
         fstate[Account.DAY_START_EQUITY, s] = fstate[Account.EQUITY, s]
-    if _liquidate_if_breached(s, fstate, market, params, brackets, k, True, scratch):
+    if liquidate_if_breached(s, fstate, market, params, brackets, k, True, scratch):
         return -1
     flags = _place_order(s, target, limit_price, fstate, market, params, brackets, limits, t, scratch)
     _book_shortfall(s, fstate, scratch)
