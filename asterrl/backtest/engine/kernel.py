@@ -175,7 +175,7 @@ def _record_fills(
     return 2
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def step_to_target(
     i: int,
     row: int,
@@ -209,7 +209,9 @@ def step_to_target(
     t = istate[Counter.BAR, i]
     qty, wallet, equity = fstate[Account.QTY, i], fstate[Account.WALLET, i], fstate[Account.EQUITY, i]
     close = market[t, Market.CLOSE]
-    target, reason = stopped_target(wanted, qty, fstate[Account.ENTRY, i], close, t, stop_state, i, stops)
+    target, reason = wanted, 0
+    if rule[Rule.STOPS] > 0.0:
+        target, reason = stopped_target(wanted, qty, fstate[Account.ENTRY, i], close, t, stop_state, i, stops)
     limit_price = 0.0
     if rule[Rule.LIMIT_ORDERS] > 0.0 and target != qty and math.isfinite(target):
         side = 1.0 if target > qty else -1.0
@@ -218,10 +220,13 @@ def step_to_target(
     advance_account(i, target, limit_price, fstate, istate, market, params, brackets, limits, report)
     k = t + 1
     qty_after = fstate[Account.QTY, i]
-    update_stop_state(qty, qty_after, fstate[Account.ENTRY, i], k, atr[t], stop_state, i)
+    if qty_after != qty:
+        update_stop_state(qty, qty_after, fstate[Account.ENTRY, i], k, atr[t], stop_state, i)
     newly_halted = istate[Counter.HALTED, i] != 0 and not halted_before
-    n_fills = _record_fills(i, s, t, target, limit_price, wallet, equity, newly_halted, fstate, istate,
-                            market, params, brackets, limits, report, scratch, fills, counts)  # fmt: skip
+    n_fills = 0
+    if report[Report.TRADED_NOTIONAL] > 0.0:
+        n_fills = _record_fills(i, s, t, target, limit_price, wallet, equity, newly_halted, fstate, istate,
+                                market, params, brackets, limits, report, scratch, fills, counts)  # fmt: skip
     equity_after = fstate[Account.EQUITY, i]
     event = _NO_EVENT
     if report[Report.LIQUIDATED] > 0.0:
@@ -255,7 +260,7 @@ def step_to_target(
     total[Total.EVENT] = event
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def step_account(
     i: int,
     row: int,

@@ -23,6 +23,7 @@ class Rule(Slots):
     LIMIT_ORDERS = auto()  # 1: one-bar limit orders at the decision close offset by LIMIT_OFFSET
     LIMIT_OFFSET = auto()  # fraction of price, in the trader's favour
     INITIAL_BALANCE = auto()  # USDT
+    STOPS = auto()  # 1: a stop of the risk limits is on (asterrl.risk.stops), 0: the stops are skipped
 
 
 class Step(Slots):

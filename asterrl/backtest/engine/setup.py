@@ -25,7 +25,7 @@ from asterrl.data.market import MarketData
 from asterrl.errors import ConfigError, DataError
 from asterrl.features.kernels.volatility import atr
 from asterrl.risk.limits import RiskLimits
-from asterrl.risk.stops import stop_array
+from asterrl.risk.stops import stop_array, stops_active
 from asterrl.sim.config import MarketModelConfig
 from asterrl.sim.instrument import Instrument
 from asterrl.sim.layout import Market
@@ -70,8 +70,8 @@ class ActionRule:
         check_int("env.min_hold_bars", self.min_hold_bars, 0)
         check_number("env.limit_offset_bps", self.limit_offset_bps, 0.0, 10_000.0)
 
-    def to_array(self, position_scale: float, initial_balance: float) -> FloatArray:
-        """The rule as the float64 array the kernel reads (slots ``Rule``)."""
+    def to_array(self, position_scale: float, initial_balance: float, stops: bool = False) -> FloatArray:
+        """The rule as the float64 array the kernel reads (slots ``Rule``); ``stops``: a stop is on."""
         out = np.zeros(N_RULE, dtype=np.float64)
         out[Rule.DISCRETE] = 1.0 if self.action_type == "discrete" else 0.0
         out[Rule.POSITION_SCALE] = position_scale
@@ -80,6 +80,7 @@ class ActionRule:
         out[Rule.LIMIT_ORDERS] = 1.0 if self.order_type == "limit" else 0.0
         out[Rule.LIMIT_OFFSET] = self.limit_offset_bps * 1e-4
         out[Rule.INITIAL_BALANCE] = initial_balance
+        out[Rule.STOPS] = 1.0 if stops else 0.0
         return out
 
 
@@ -206,7 +207,7 @@ class BacktestSetup:
 
     @cached_property
     def rule_array(self) -> FloatArray:
-        return self.rule.to_array(self.position_scale, self.initial_balance)
+        return self.rule.to_array(self.position_scale, self.initial_balance, stops_active(self.risk))
 
     @cached_property
     def levels(self) -> FloatArray:
