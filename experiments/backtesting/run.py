@@ -30,7 +30,7 @@ from asterrl.backtest.engine import (
     steps_frame,
     trades_frame,
 )
-from asterrl.backtest.engine.layout import EVENTS, Total
+from asterrl.backtest.engine.layout import EVENTS, Step, Total
 from asterrl.backtest.engine.portfolio import (
     PortfolioSetup,
     portfolio_result,
@@ -46,11 +46,14 @@ from asterrl.backtest.walkforward import objective_values
 from asterrl.data.config import DataConfig
 from asterrl.data.market import MarketData, load_market
 from asterrl.errors import ConfigError
+from asterrl.risk.gate import FLAG_DAILY_LOSS_BREACH, FLAG_DRAWDOWN_BREACH
 from asterrl.sim.layout import Market
 from experiments.backtesting.policies import action_rule, policy_decider, rule_mapping, rule_targets
 from experiments.backtesting.signals import read_signals, signal_targets
 
 FloatArray = npt.NDArray[np.float64]
+#: The loss limits that halt an account, by gate flag, and their config keys.
+_LOSS_LIMITS = ((FLAG_DRAWDOWN_BREACH, "risk.max_drawdown"), (FLAG_DAILY_LOSS_BREACH, "risk.max_daily_loss"))
 #: A symbol's data section (the command recomposes the config with ``data.symbol=<symbol>``).
 DataFor = Callable[[str], DataConfig]
 
@@ -167,15 +170,20 @@ def _tables(
 ) -> None:
     """The CSV tables of one account, and a note when its run ended early."""
     r = done.result
-    done.tables["trades"] = trades_frame(fills)
+    done.tables["trades"] = trades_frame(fills, steps, setup.start_bar)
     flat, points = filled_steps(setup, steps, totals)
     done.tables["positions"] = steps_frame(setup, flat, points)
     event = int(totals[Total.EVENT])
     if event:
         last = int(totals[Total.LAST_STEP])
         when = pd.Timestamp(int(setup.market.timestamps[setup.start_bar + last]), unit="ms", tz="UTC")
+        flags = int(steps[last - 1, Step.RISK_FLAGS]) if last > 0 else 0
+        limits = [
+            f"{key}={getattr(setup.risk, key.split('.')[1]):g}" for bit, key in _LOSS_LIMITS if flags & bit
+        ]
+        why = ", ".join(limits) if limits else "risk.max_drawdown / risk.max_daily_loss / margin"
         done.notes.append(f"The account was {EVENTS[event].replace('_', ' ')} on {when:%Y-%m-%d %H:%M} UTC "
-                          "(risk.max_drawdown / risk.max_daily_loss / margin): flat from there.")  # fmt: skip
+                          f"({why}): flat from there.")  # fmt: skip
     when = pd.to_datetime(r.timestamps, unit="ms", utc=True)
     done.tables["equity"] = pd.DataFrame(
         {

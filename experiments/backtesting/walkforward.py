@@ -24,10 +24,11 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from agents.rules.base import PriceSeries
 from agents.rules.sweep import parameter_grid, sweep_targets
-from asterrl.backtest.engine import BacktestSetup, backtest_targets, run_targets
+from asterrl.backtest.engine import BacktestSetup, Total, backtest_targets, run_targets
 from asterrl.backtest.report import ReportSection
 from asterrl.backtest.walkforward import (
     FoldChoice,
@@ -106,8 +107,22 @@ def _stitched(
          "choice at its first bar. Every candidate is a trial over the same out-of-sample bars (PBO).",),
         table.frame, fold_figure(result, table, w.objective),
     ))  # fmt: skip
-    done.notes.append(f"{len(folds)} folds ({scheme}); choices: " + ", ".join(f.label for f in folds))
+    done.notes += _fold_notes(span, folds, scheme, run.totals[0])
     return done
+
+
+def _fold_notes(span: BacktestSetup, folds: list[FoldChoice], scheme: str, totals: FloatArray) -> list[str]:
+    """The summary's notes on the folds: the scheme, the choices, and the folds a halt left untraded."""
+    first = pd.Timestamp(int(span.market.timestamps[span.start_bar]), unit="ms", tz="UTC")
+    labels = [f.label for f in folds]
+    picked = f"{labels[0]} in every fold" if len(set(labels)) == 1 else ", ".join(labels)
+    notes = [f"{scheme}; out of sample from {first:%Y-%m-%d} (earlier bars only train); chose {picked}"]
+    if totals[Total.EVENT]:
+        ended = span.start_bar + int(totals[Total.LAST_STEP])
+        idle = [f.index + 1 for f in folds if f.test_start >= ended]  # numbered from 1, as in folds.csv
+        if idle:
+            notes.append(f"folds {idle[0]}..{idle[-1]} were not traded: the account had stopped before them")
+    return notes
 
 
 def _forecast_targets(

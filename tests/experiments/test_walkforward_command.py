@@ -34,6 +34,13 @@ def test_walkforward_of_a_rule_grid_writes_folds_and_counts_every_setting(cli) -
         "folds.png" in (out / "report" / "report.html").read_text()
         or "data:image/png" in (out / "report" / "report.html").read_text()
     )
+    halted = cli("walkforward", "agent=sma_cross", *DATA, *FAST, "walkforward.n_folds=3",
+                 "risk.max_drawdown=0.02", "+backtest.grid={fast:[6,24],slow:[48,168]}")  # fmt: skip
+    assert halted.code == 0, halted.err
+    assert "(risk.max_drawdown=0.02): flat from there" in halted.out  # the limit that fired, by its key
+    folds = pd.read_csv(_out(halted.out) / "folds.csv")
+    idle = folds[folds["fills"] == 0]["fold"].tolist()
+    assert idle and f"folds {idle[0]}..{idle[-1]} were not traded" in halted.out
 
 
 @pytest.mark.slow
@@ -42,7 +49,7 @@ def test_walkforward_of_forecasters_and_of_a_ppo_fine_tune(cli, _isolated_home: 
         "walkforward", "walkforward.fit=forecast", "forecast=tiny", "walkforward.n_folds=2", *DATA, *FAST
     )
     assert forecast.code == 0, forecast.err
-    assert "choices: ensemble, ensemble" in forecast.out
+    assert "chose ensemble in every fold" in forecast.out
     trained = cli("train", "agent=sb3_ppo_tiny", "experiment=smoke", *DATA, "train.progress=false")
     assert trained.code == 0, trained.err
     checkpoint = _isolated_home / "runs" / "smoke" / "sb3_ppo-s0" / "checkpoints" / "final"

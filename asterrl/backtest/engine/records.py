@@ -15,7 +15,7 @@ from asterrl.backtest.engine.layout import EVENTS, FILL_KINDS, Fill, Step, Total
 from asterrl.backtest.engine.setup import BacktestSetup
 from asterrl.backtest.result import BacktestResult, Fills, TrialSet
 from asterrl.risk.gate import flag_names
-from asterrl.risk.stops import STOP_REASONS
+from asterrl.risk.stops import STOP_REASONS, StopReason
 from asterrl.sim.layout import Market
 
 FloatArray = npt.NDArray[np.float64]
@@ -87,8 +87,19 @@ def account_result(
     )
 
 
-def trades_frame(fill_rows: FloatArray) -> pd.DataFrame:
-    """The fills as a table: time, bar, side, quantity, price, fee, slippage, realised P&L, kind."""
+def trades_frame(fill_rows: FloatArray, steps: FloatArray | None = None, start_bar: int = 0) -> pd.DataFrame:
+    """The fills as a table: time, bar, side, quantity, price, fee, slippage, realised P&L, kind.
+
+    With the account's ``steps`` (``(rows, N_STEP)``, row 0 deciding at ``start_bar``), an order that a stop
+    sent (``risk.stop_loss``, ``trailing_stop``, ...) has that stop's name as its kind instead of ``order``.
+    """
+    kinds = [FILL_KINDS[int(k)] for k in fill_rows[:, Fill.KIND]]
+    if steps is not None:
+        decided = fill_rows[:, Fill.BAR].astype(np.int64) - 1 - start_bar  # an order fills the bar after
+        for j in np.flatnonzero((decided >= 0) & (decided < steps.shape[0])):
+            reason = int(steps[decided[j], Step.STOP_REASON])
+            if kinds[j] == "order" and reason not in (StopReason.NONE, StopReason.HELD_FLAT):
+                kinds[j] = STOP_REASONS[reason]
     frame = pd.DataFrame(
         {
             "time": pd.to_datetime(fill_rows[:, Fill.TIMESTAMP].astype(np.int64), unit="ms", utc=True),
@@ -101,7 +112,7 @@ def trades_frame(fill_rows: FloatArray) -> pd.DataFrame:
             "slippage": fill_rows[:, Fill.SLIPPAGE],
             "realized_pnl": fill_rows[:, Fill.REALIZED_PNL],
             "equity_before": fill_rows[:, Fill.EQUITY_BEFORE],
-            "kind": [FILL_KINDS[int(k)] for k in fill_rows[:, Fill.KIND]],
+            "kind": kinds,
         }
     )
     frame["position_after"] = np.cumsum(frame["quantity"].to_numpy())

@@ -10,11 +10,13 @@ leaves no half-written report.
 from __future__ import annotations
 
 import base64
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from asterrl.backtest.report.analysis import MetricRow, ReportAnalysis, ReportConfig, analyse
@@ -79,7 +81,7 @@ class ReportSection:
         parts = [f"<h2>{escape(self.title)}</h2>"]
         parts += [f'<p class="note">{escape(n)}</p>' for n in self.notes]
         if self.table is not None:
-            parts.append(self.table.to_html(float_format=lambda v: f"{v:.4g}", classes="metrics"))
+            parts.append(self.table.to_html(float_format=lambda v: f"{v:.4g}", na_rep="-", classes="metrics"))
         if self.figure is not None:
             data = base64.b64encode(self.figure).decode()
             parts.append(f'<img alt="{escape(self.title)}" src="data:image/png;base64,{data}">')
@@ -104,11 +106,14 @@ def metrics_frame(rows: Sequence[MetricRow]) -> pd.DataFrame:
 
 
 def markdown_table(frame: pd.DataFrame) -> list[str]:
-    """A frame (its index included) as Markdown table lines; floats to 4 significant digits."""
+    """A frame (its index included) as Markdown table lines; floats to 4 significant digits, a missing
+    value as ``-`` and a flag as ``yes``/``no``."""
 
     def cell(value: object) -> str:
+        if isinstance(value, bool | np.bool_):
+            return "yes" if value else "no"
         if isinstance(value, float):
-            return f"{value:.4g}"
+            return "-" if math.isnan(value) else f"{value:.4g}"
         return str(value).replace("|", "\\|")
 
     names = [str(frame.index.name or ""), *map(str, frame.columns)]

@@ -14,7 +14,7 @@ from experiments.training.environment import action_mapping, evaluation_core, pr
 from experiments.training.evaluation import Evaluation, evaluate_policy
 
 DATA = ["data=synthetic", "data.start=2022-01-01", "data.end=2022-07-01", "env.window=8"]
-RULE_AGENTS = ("buy_and_hold", "grid", "vol_trend", "hybrid", "demark")
+RULE_AGENTS = ("buy_and_hold", "grid", "vol_trend", "hybrid", "demark", "sma_cross")
 
 
 def _assert_same_equity(backtest_equity: np.ndarray, evaluation: Evaluation) -> None:

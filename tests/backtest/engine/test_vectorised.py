@@ -10,9 +10,19 @@ import pytest
 from agents.config import SmaCrossConfig, VolTrendConfig
 from agents.rules.base import PriceSeries
 from agents.rules.sweep import parameter_grid, sweep_targets
-from asterrl.backtest.engine import ActionRule, BacktestSetup, Fill, Step, Total, backtest_policy, run_targets
+from asterrl.backtest.engine import (
+    ActionRule,
+    BacktestSetup,
+    Fill,
+    Step,
+    Total,
+    backtest_policy,
+    run_targets,
+    trades_frame,
+)
 from asterrl.data.market import MarketData, load_market
 from asterrl.risk.limits import RiskLimits
+from asterrl.risk.stops import StopReason
 from experiments.backtesting.policies import rule_mapping
 from experiments.config import load_config
 
@@ -106,3 +116,21 @@ def test_fills_add_up_to_positions_costs_and_wallet_under_stops_and_liquidations
         if steps[last - 1, Step.POSITION] == 0.0:  # flat: wallet = start + realised net of fees + funding
             final = setup.initial_balance + f[:, Fill.REALIZED_PNL].sum() + steps[:, Step.FUNDING].sum()
             assert run.totals[j, Total.FINAL_EQUITY] == pytest.approx(max(final, 0.0), abs=1e-6)
+
+
+def test_the_trades_table_names_the_stop_behind_each_exit() -> None:
+    """Always long under an 1.5 % trailing stop: every close that fires the stop sends the exit at the next
+    open, and the trades table calls exactly those fills ``trailing_stop`` (each one flattens the account);
+    the re-entries after the policy lets go are plain orders."""
+    setup = _setup(trailing_stop=0.015)
+    targets = np.where(np.arange(setup.steps) % 96 < 90, 1.0, 0.0)  # let go for 6 bars a day: re-enter
+    run = run_targets(setup, targets, record_equity=False, record_steps=True, record_fills=True)
+    assert run.fills is not None and run.steps is not None
+    steps = run.steps[:, 0]
+    trades = trades_frame(run.fills, steps, setup.start_bar)
+    fired = np.flatnonzero(steps[:, Step.STOP_REASON] == StopReason.TRAILING_STOP)
+    stopped = trades[trades["kind"] == "trailing_stop"]
+    assert fired.size >= 3 and len(stopped) == fired.size
+    np.testing.assert_array_equal(stopped["bar"].to_numpy(), setup.start_bar + fired + 1)
+    np.testing.assert_allclose(stopped["position_after"].to_numpy(), 0.0, atol=1e-12)
+    assert (trades["kind"] == "order").sum() == len(trades) - fired.size > 0
