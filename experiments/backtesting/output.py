@@ -36,6 +36,12 @@ class Written:
     survival: Survival
     summary: list[str]
 
+    @property
+    def files_line(self) -> str:
+        """The command's last line: the output folder and the tables in it."""
+        names = sorted(p.name for p in self.directory.iterdir() if p.suffix in (".csv", ".json", ".yaml"))
+        return f"files:  {self.directory}  ({' '.join(names)})"
+
 
 def default_out(cfg: Any, name: str, symbol: str, result: BacktestResult, folder: str = "backtests") -> Path:
     """``<experiment dir>/<folder>/<name>-<symbol>-<interval>-<first day>_<last day>``."""
@@ -75,6 +81,8 @@ def write_backtest(
     )  # fmt: skip
     per_symbol = tables.get("symbols")
     fills = int(per_symbol["fills"].sum()) if per_symbol is not None else len(result.fills)
+    if out.exists():  # the same policy, symbol and span as an earlier run: say so, never silently
+        notes = [*notes, "this run replaced the earlier output in its folder (backtest.out=DIR keeps both)"]
     summary = summary_lines(result, alive, study, instrument, notes, fills)
     with atomic_directory(out) as staging:
         for name, table in tables.items():

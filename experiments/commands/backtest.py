@@ -60,7 +60,7 @@ def run(argv: Sequence[str]) -> int:
     written = backtest(overrides, show_progress=not args.no_progress)
     print("\n".join(written.summary))
     print(f"report: {written.report_html}")
-    print(f"files:  {written.directory}  (trades.csv positions.csv equity.csv costs.csv summary.json)")
+    print(written.files_line)
     return 0
 
 

@@ -41,5 +41,5 @@ def run(argv: Sequence[str]) -> int:
     written = finish(cfg, walk_forward(cfg, show_progress="--no-progress" not in options), "walkforward")
     print("\n".join(written.summary))
     print(f"report: {written.report_html}")
-    print(f"files:  {written.directory}  (folds.csv trades.csv positions.csv equity.csv costs.csv)")
+    print(written.files_line)
     return 0

@@ -44,6 +44,9 @@ def test_backtest_writes_its_files_and_report_and_counts_its_trials(cli, tmp_pat
     second = cli("backtest", "agent=vol_trend", "agent.entry_window=96", *SPAN, *FAST)
     assert second.code == 0, second.err
     assert "trials        2 in vol_trend/BTCUSDT-1h" in second.out
+    # the same agent, symbol and span write to the same folder: the second run says it replaced the first
+    assert "replaced the earlier output" in second.out and "replaced" not in first.out
+    assert _out(second.out) == out and "(config.yaml costs.csv equity.csv" in second.out
     again = cli("backtest", "agent=vol_trend", *SPAN, *FAST)  # the same setting again: no new trial
     assert "trials        2 in vol_trend/BTCUSDT-1h" in again.out
 
