@@ -81,9 +81,14 @@ def write_backtest(
     )  # fmt: skip
     per_symbol = tables.get("symbols")
     fills = int(per_symbol["fills"].sum()) if per_symbol is not None else len(result.fills)
+    trips = (
+        (int(per_symbol["round_trips"].sum()), int(per_symbol["round_trips_won"].sum()))
+        if per_symbol is not None
+        else None
+    )
     if out.exists():  # the same policy, symbol and span as an earlier run: say so, never silently
         notes = [*notes, "this run replaced the earlier output in its folder (backtest.out=DIR keeps both)"]
-    summary = summary_lines(result, alive, study, instrument, notes, fills)
+    summary = summary_lines(result, alive, study, instrument, notes, fills, trips)
     with atomic_directory(out) as staging:
         for name, table in tables.items():
             atomic_write(staging / f"{name}.csv", table.to_csv(index=table.index.name is not None))
@@ -106,12 +111,15 @@ def summary_lines(
     instrument: Instrument | None,
     notes: list[str],
     fills: int | None = None,
+    round_trips: tuple[int, int] | None = None,
 ) -> list[str]:
-    """The one-screen summary (``fills``: the count when the result holds none itself, a portfolio's)."""
+    """The one-screen summary (``fills`` and ``round_trips`` (closed, won): the counts when the result holds
+    no fills itself, a portfolio's)."""
     r = result.returns()
     first, last = (pd.Timestamp(int(result.timestamps[i]), unit="ms", tz="UTC") for i in (0, -1))
     bench = result.benchmark
-    trips = result.fills.round_trips()
+    pnl = result.fills.round_trips().pnl
+    closed, won = round_trips if round_trips is not None else (pnl.size, int(np.count_nonzero(pnl > 0.0)))
     fees, slip, funding = float(result.fees.sum()), float(result.slippage.sum()), float(result.funding.sum())
     lines = [
         f"{result.name} on {result.symbol}: {first:%Y-%m-%d %H:%M} .. {last:%Y-%m-%d %H:%M} UTC, "
@@ -129,8 +137,8 @@ def summary_lines(
         f"  Sharpe        {sharpe_ratio(r, result.bars_per_year):.2f}  [95% CI {alive.sharpe_low:.2f}, "
         f"{alive.sharpe_high:.2f}]   Sortino {sortino_ratio(r, result.bars_per_year):.2f}   "
         f"max drawdown {max_drawdown(result.equity):.2%}",
-        f"  trading       {len(result.fills) if fills is None else fills} fills, {trips.pnl.size} round trips"
-        + (f" ({np.mean(trips.pnl > 0):.0%} won)" if trips.pnl.size else "")
+        f"  trading       {len(result.fills) if fills is None else fills} fills, {closed} round trips"
+        + (f" ({won / closed:.0%} won)" if closed else "")
         + f", in the market {np.mean(result.position != 0.0):.0%} of bars, max leverage "
         f"{float(result.leverage.max()):.2f}x",
         f"  costs         fees {fees:,.2f}  slippage {slip:,.2f}  funding paid {funding:,.2f} USDT",

@@ -169,7 +169,6 @@ def _tables(
     done: Backtested, setup: BacktestSetup, steps: FloatArray, totals: FloatArray, fills: FloatArray
 ) -> None:
     """The CSV tables of one account, and a note when its run ended early."""
-    r = done.result
     done.tables["trades"] = trades_frame(fills, steps, setup.start_bar)
     flat, points = filled_steps(setup, steps, totals)
     done.tables["positions"] = steps_frame(setup, flat, points)
@@ -184,6 +183,12 @@ def _tables(
         why = ", ".join(limits) if limits else "risk.max_drawdown / risk.max_daily_loss / margin"
         done.notes.append(f"The account was {EVENTS[event].replace('_', ' ')} on {when:%Y-%m-%d %H:%M} UTC "
                           f"({why}): flat from there.")  # fmt: skip
+    _account_tables(done)
+
+
+def _account_tables(done: Backtested) -> None:
+    """The account's equity (with buy and hold and the drawdown) and costs per bar."""
+    r = done.result
     when = pd.to_datetime(r.timestamps, unit="ms", utc=True)
     done.tables["equity"] = pd.DataFrame(
         {
@@ -287,9 +292,14 @@ def _portfolio(cfg: Any, symbols: list[str], data_for: DataFor, show_progress: b
     )
     attribution = symbol_attribution(run)
     done.tables["symbols"] = attribution
+    _account_tables(done)
     fills = run.fills
-    for j, symbol in enumerate(symbols):
-        done.tables[f"trades_{symbol}"] = trades_frame(fills[fills[:, 0] == j])
+    points = run.equity.size
+    for j, (symbol, leg) in enumerate(zip(symbols, setup.legs, strict=True)):
+        done.tables[f"trades_{symbol}"] = trades_frame(
+            fills[fills[:, 0] == j], run.steps[:, j], leg.start_bar
+        )
+        done.tables[f"positions_{symbol}"] = steps_frame(leg, run.steps[:, j], points)
     done.sections.append(ReportSection(
         "Symbols", "symbols",
         ("One account: its equity reallocated to the symbols in proportion to their targets at each "

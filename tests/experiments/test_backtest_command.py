@@ -87,8 +87,21 @@ def test_a_grid_and_a_portfolio_from_the_command_line(cli) -> None:  # type: ign
     assert pair.code == 0, pair.err
     assert "vol_trend on BTCUSDT+ETHUSDT" in pair.out
     out = _out(pair.out)
-    assert {"BTCUSDT", "ETHUSDT"} == set(pd.read_csv(out / "symbols.csv")["symbol"])
-    assert (out / "trades_ETHUSDT.csv").is_file()
+    symbols = pd.read_csv(out / "symbols.csv")
+    assert {"BTCUSDT", "ETHUSDT"} == set(symbols["symbol"])
+    # the account's equity and costs, and each symbol's trades and positions, as for one symbol
+    for name in ("equity.csv", "costs.csv", "positions_BTCUSDT.csv", "trades_ETHUSDT.csv"):
+        assert name in pair.out and (out / name).is_file(), name
+    summary = json.loads((out / "summary.json").read_text())
+    equity = pd.read_csv(out / "equity.csv")["equity"]
+    assert summary["net_return"] == pytest.approx(equity.iloc[-1] / 10_000.0 - 1.0, rel=1e-12)
+    for symbol in ("BTCUSDT", "ETHUSDT"):  # a symbol's positions are the running sum of its fills
+        trades = pd.read_csv(out / f"trades_{symbol}.csv")
+        held = pd.read_csv(out / f"positions_{symbol}.csv")
+        last = held[held["bar"] == trades["bar"].iloc[-1]]["position"].iloc[0]
+        assert last == pytest.approx(trades["position_after"].iloc[-1], abs=1e-9)
+    trips = int(symbols["round_trips"].sum())
+    assert trips > 0 and f"{int(symbols['fills'].sum())} fills, {trips} round trips" in pair.out
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,7 @@ from numba import njit
 
 from asterrl.backtest.engine.kernel import step_to_target
 from asterrl.backtest.engine.layout import Fill, Step
+from asterrl.backtest.engine.records import fills_of
 from asterrl.backtest.engine.rollout import Accounts
 from asterrl.backtest.engine.setup import ActionRule, BacktestSetup, span_bars
 from asterrl.backtest.result import BacktestResult, Fills
@@ -292,12 +293,19 @@ def portfolio_result(run: PortfolioRun, name: str) -> BacktestResult:
 
 
 def symbol_attribution(run: PortfolioRun) -> pd.DataFrame:
-    """Per symbol: realised P&L net of fees, funding received, fees, slippage, traded notional, fills, final
-    position, USDT."""
+    """Per symbol: realised P&L net of fees, funding received, fees, slippage, traded notional, fills, closed
+    round trips and how many won, final position, USDT."""
     rows = []
     for j, symbol in enumerate(run.setup.symbols):
         f = run.fills[run.fills[:, Fill.ACCOUNT] == j]
         s = run.steps[:, j]
+        # a symbol's own equity can be 0 between allocations: its trips are measured on the account's
+        decided = (f[:, Fill.BAR].astype(np.int64) - 1 - run.setup.legs[j].start_bar).clip(
+            0, run.equity.size - 1
+        )
+        on_account = f.copy()
+        on_account[:, Fill.EQUITY_BEFORE] = run.equity[decided]
+        trips = fills_of(on_account).round_trips().pnl
         rows.append({
             "symbol": symbol,
             "realized_pnl": float(f[:, Fill.REALIZED_PNL].sum()),
@@ -306,6 +314,8 @@ def symbol_attribution(run: PortfolioRun) -> pd.DataFrame:
             "slippage": float(s[:, Step.SLIPPAGE].sum()),
             "traded_notional": float(s[:, Step.TRADED_NOTIONAL].sum()),
             "fills": int(f.shape[0]),
+            "round_trips": int(trips.size),
+            "round_trips_won": int(np.count_nonzero(trips > 0.0)),
             "final_position": float(s[-1, Step.POSITION]) if s.shape[0] else 0.0,
         })  # fmt: skip
     return pd.DataFrame(rows).set_index("symbol")
