@@ -47,13 +47,17 @@ FloatArray = npt.NDArray[np.float64]
 @njit(cache=True)
 def _reallocate(equity: float, notionals: FloatArray, fstate: FloatArray, istate: npt.NDArray[np.int64],
                 markets: FloatArray, t: int) -> None:  # fmt: skip
-    """Give each symbol's margin the share ``|notional| / gross`` of ``equity`` (equal shares when flat)."""
+    """Give each symbol's margin its share of ``equity``: the larger of its target ``notionals[j]`` and the
+    notional it holds until its order fills at the next open, over their sum (equal shares when all are 0).
+    A symbol closing its position keeps the margin of what it holds: by its target alone it would hold the
+    position on no equity and be liquidated at the open instead of closing it."""
     n = notionals.shape[0]
     gross = 0.0
     for j in range(n):
-        gross += abs(notionals[j])
+        gross += max(abs(notionals[j]), abs(fstate[Account.QTY, j] * markets[j, t, Market.VALUE_CLOSE]))
     for j in range(n):
-        share = abs(notionals[j]) / gross if gross > 0.0 else 1.0 / n
+        held = abs(fstate[Account.QTY, j] * markets[j, t, Market.VALUE_CLOSE])
+        share = max(abs(notionals[j]), held) / gross if gross > 0.0 else 1.0 / n
         upnl = fstate[Account.QTY, j] * (markets[j, t, Market.VALUE_CLOSE] - fstate[Account.ENTRY, j])
         fstate[Account.WALLET, j] = equity * share - upnl
         fstate[Account.EQUITY, j] = equity * share

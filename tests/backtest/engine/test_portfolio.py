@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from asterrl.backtest.engine import ActionRule, BacktestSetup, backtest_targets
-from asterrl.backtest.engine.layout import Fill
+from asterrl.backtest.engine.layout import Fill, FillKind
 from asterrl.backtest.engine.portfolio import (
     PortfolioSetup,
     portfolio_result,
@@ -128,3 +128,19 @@ def test_the_correlation_limit_cuts_a_doubled_bet_and_leaves_a_hedge() -> None:
     assert np.mean(hedged.flags & FLAG_VOLATILITY_CLIPPED > 0) < 0.05
     assert np.median(hedged.gross / hedged.equity[1:]) > 2.5  # the hedge keeps its 3x gross
     assert np.median(doubled.gross / doubled.equity[1:]) < 1.0  # the same bet twice is cut
+
+
+def test_a_symbol_closing_its_position_exits_by_order_not_by_liquidation() -> None:
+    """BTC held long throughout, ETH in and out every 12 bars at 1x of a 3x scale: each ETH exit is an order
+    at the next open (the symbol keeps the margin of what it holds until then), never a liquidation; and
+    with no loss limit touched nothing in the account is liquidated at all."""
+    btc, eth = _market("BTCUSDT"), _market("ETHUSDT")
+    risk = RiskLimits(max_leverage=3.0, max_drawdown=0.9, max_daily_loss=0.9)
+    setup = PortfolioSetup.from_markets([btc, eth], None, risk, None, RULE, start="2022-02-01")
+    in_and_out = np.where(np.arange(setup.steps) // 12 % 2 == 0, 1.0 / 3.0, 0.0)
+    run = run_portfolio_targets(setup, np.column_stack([np.full(setup.steps, 1.0 / 3.0), in_and_out]))
+    eth_fills = run.fills[run.fills[:, Fill.ACCOUNT] == 1]
+    exits = eth_fills[np.abs(np.cumsum(eth_fills[:, Fill.QUANTITY])) < 1e-12]
+    assert exits.shape[0] >= 20  # one per 24 bars over two months
+    assert np.all(exits[:, Fill.KIND] == FillKind.ORDER)
+    assert np.all(run.fills[:, Fill.KIND] != FillKind.LIQUIDATION)
