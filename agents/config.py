@@ -48,7 +48,8 @@ class PPOConfig:
     :param num_env_runners: RLlib env-runner processes; 0 samples in the driver.
     :param num_envs_per_env_runner: accounts of the batched vector env in each runner (SB3: in the one env).
     :param rollout_fragment_length: steps each env collects per sample call; 0 lets RLlib derive it.
-    :param learner_device: ``auto`` (CUDA when torch sees it), ``cpu`` or ``cuda``.
+    :param learner_device: ``auto`` (RLlib: the GPU when torch sees one and a timed PPO update of this
+        network is faster there; SB3: the CPU), ``cpu`` or ``cuda``.
     :param torch_threads: torch intra-op threads of the learner and runners.
     """
 
@@ -65,8 +66,8 @@ class PPOConfig:
     kl_coeff: float = 0.2
     kl_target: float = 0.01
     grad_clip: float = 0.5
-    train_batch_size: int = 2048
-    minibatch_size: int = 256
+    train_batch_size: int = 16384
+    minibatch_size: int = 1024
     num_epochs: int = 4
     hidden_sizes: list[int] = field(default_factory=lambda: [64, 64])
     activation: str = "tanh"
@@ -74,7 +75,7 @@ class PPOConfig:
     lstm_cell_size: int = 64
     max_seq_len: int = 32
     num_env_runners: int = 0
-    num_envs_per_env_runner: int = 8
+    num_envs_per_env_runner: int = 256
     rollout_fragment_length: int = 0
     learner_device: str = "auto"
     torch_threads: int = 1

@@ -25,3 +25,11 @@ class SourceError(AsterRLError):
 
 class OfflineError(SourceError):
     """No source could be reached and nothing usable is stored locally."""
+
+
+class ArtifactError(AsterRLError):
+    """A frozen policy artifact is missing, corrupt, tampered with, or does not fit where it is deployed."""
+
+
+class LiveError(AsterRLError):
+    """The deployment bridge refuses to start or to go on (bad key file, unconfirmed live mode, ...)."""

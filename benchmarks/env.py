@@ -59,6 +59,11 @@ def load() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, FeatureMatrix]:
     return bars, funding, mark, FeatureMatrix(values, names)
 
 
+#: The clock every window is timed with: ``perf_counter`` (wall), or ``process_time`` (``--clock cpu``: CPU
+#: seconds of this process, which other processes' load on a shared box does not inflate as much).
+CLOCK: Any = time.perf_counter
+
+
 def best_of(repeats: int, measure: Any) -> float:
     """Highest rate over ``repeats`` calls of ``measure()``."""
     return max(measure() for _ in range(repeats))
@@ -71,14 +76,14 @@ def bench_single(kwargs: dict[str, Any], seconds: float) -> float:
     for a in actions[:2000]:  # warm-up (compilation is cached, this warms the caches)
         if any(env.step(a)[2:4]):
             env.reset()
-    steps, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
+    steps, start = 0, CLOCK()
+    while CLOCK() - start < seconds:
         for a in actions[:10_000]:
             _, _, term, trunc, _ = env.step(a)
             if term or trunc:
                 env.reset()
         steps += 10_000
-    return steps / (time.perf_counter() - start)
+    return steps / (CLOCK() - start)
 
 
 def bench_vector(kwargs: dict[str, Any], n: int, seconds: float) -> float:
@@ -87,12 +92,12 @@ def bench_vector(kwargs: dict[str, Any], n: int, seconds: float) -> float:
     env.reset(seed=0)
     for j in range(20):
         env.step(pool[j % 64])
-    steps, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
+    steps, start = 0, CLOCK()
+    while CLOCK() - start < seconds:
         for j in range(64):
             env.step(pool[j])
         steps += 64 * n
-    return steps / (time.perf_counter() - start)
+    return steps / (CLOCK() - start)
 
 
 PEER_SCRIPT = r"""
@@ -101,6 +106,7 @@ import numpy as np, pandas as pd
 import gymnasium as gym
 frame = pd.read_pickle(sys.argv[1]); seconds = float(sys.argv[2]); window = int(sys.argv[3])
 repeats = int(sys.argv[4])
+clock = time.process_time if sys.argv[5] == "cpu" else time.perf_counter
 features = [c for c in frame.columns if c.startswith("feature_")]
 out = {}
 def run(env, n_actions):
@@ -108,14 +114,14 @@ def run(env, n_actions):
 def run_once(env, n_actions):
     actions = np.random.default_rng(0).integers(0, n_actions, 1 << 16).tolist()
     env.reset(seed=0)
-    steps, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
+    steps, start = 0, clock()
+    while clock() - start < seconds:
         for a in actions[:10000]:
             _, _, term, trunc, _ = env.step(a)
             if term or trunc:
                 env.reset()
         steps += 10000
-    return steps / (time.perf_counter() - start)
+    return steps / (clock() - start)
 try:
     from gym_anytrading.envs import StocksEnv
     class Features16(StocksEnv):
@@ -143,7 +149,7 @@ print(json.dumps(out))
 
 
 def bench_peers(
-    python: str, bars: pd.DataFrame, features: FeatureMatrix, seconds: float, repeats: int
+    python: str, bars: pd.DataFrame, features: FeatureMatrix, seconds: float, repeats: int, clock: str
 ) -> dict[str, Any]:
     if not Path(python).exists():
         return {"error": f"peer interpreter {python} not found (create it: see the module docstring)"}
@@ -155,7 +161,7 @@ def bench_peers(
         path = Path(tmp) / "bars.pkl"
         frame.to_pickle(path)
         done = subprocess.run(
-            [python, "-c", PEER_SCRIPT, str(path), str(seconds), str(WINDOW), str(repeats)],
+            [python, "-c", PEER_SCRIPT, str(path), str(seconds), str(WINDOW), str(repeats), clock],
             capture_output=True,
             text=True,
             timeout=600,
@@ -175,6 +181,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="1,64,1024,4096")
     parser.add_argument("--repeats", type=int, default=3, help="timed windows per figure; the best is shown")
     parser.add_argument("--hogs", type=int, default=0, help="busy-loop processes run meanwhile")
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="time windows by wall clock, or by this process's CPU seconds (a shared, loaded box)",
+    )
     args = parser.parse_args()
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.hogs)]
     try:
@@ -205,14 +217,19 @@ def run(args: argparse.Namespace) -> None:
     print(
         f"threads: NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS', 'default')}, cpus={os.cpu_count()}"
     )
-    print(f"best of {args.repeats} windows of {args.seconds:g} s each; background hogs: {args.hogs}")
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
+    print(
+        f"best of {args.repeats} windows of {args.seconds:g} s each ({args.clock} clock); "
+        f"background hogs: {args.hogs}"
+    )
     print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     single = best_of(args.repeats, lambda: bench_single(kwargs, args.seconds))
     print(f"AsterPerpEnv (single, unwrapped)   {single:>14,.0f} steps/s")
     for n in (int(s) for s in args.sizes.split(",")):
         rate = best_of(args.repeats, lambda: bench_vector(kwargs, n, args.seconds))  # noqa: B023
         print(f"AsterPerpVectorEnv N={n:<5}          {rate:>14,.0f} env-steps/s")
-    peers = bench_peers(args.peer_python, bars, features, args.seconds, args.repeats)
+    peers = bench_peers(args.peer_python, bars, features, args.seconds, args.repeats, args.clock)
     for key, value in peers.items():
         if isinstance(value, float):
             print(f"{key:<35}{value:>14,.0f} steps/s")

@@ -130,3 +130,11 @@ class EpisodeCoverage:
 
     def summary(self) -> CoverageSummary:
         return self.snapshot().summary()
+
+    def restore(self, snapshot: CoverageSnapshot) -> None:
+        """Continue from ``snapshot``'s counters (a resumed training run); it must cover the same range."""
+        if (snapshot.lo, snapshot.start_hi, snapshot.hi_end) != (self.lo, self.start_hi, self.hi_end):
+            raise ValueError("a coverage snapshot of another range cannot be restored")
+        self._start_counts = snapshot.start_counts.copy()
+        self._visited = snapshot.visited.copy()
+        self._finished = int(snapshot.finished)

@@ -167,6 +167,39 @@ class AsterPerpVectorEnv(VectorEnv[Any, Any, Any]):
             info["_final_obs"] = done
         return c.format_obs(obs), report[Report.REWARD], terminated, truncated, info
 
+    def get_state(self) -> dict[str, Any]:
+        """Everything that decides the env's next steps, copied: every account's state (position, bar,
+        episode-start stream in ``envs.kernels.I_RNG``), the last observations, the pending resets and the
+        coverage counters. ``set_state`` on an env over the same core continues exactly from here."""
+        return {
+            "num_envs": self.num_envs,
+            "fstate": self._fstate.copy(),
+            "istate": self._istate.copy(),
+            "last_obs": self._last_obs.copy(),
+            "seeded": self._seeded,
+            "episode_start": self._episode_start.copy(),
+            "pending": self._pending.copy(),
+            "coverage": self.coverage.snapshot(),
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Continue from a ``get_state`` of an env with as many accounts over the same core.
+
+        A later ``reset(seed=None)`` then keeps the episode-start streams where they were.
+        """
+        if int(state["num_envs"]) != self.num_envs or state["fstate"].shape != self._fstate.shape:
+            raise ConfigError(
+                f"the saved env state has {state['num_envs']} accounts, this env {self.num_envs}"
+            )
+        self._fstate[:] = state["fstate"]
+        self._istate[:] = state["istate"]
+        self._last_obs = np.array(state["last_obs"], dtype=np.float32)
+        self._seeded = bool(state["seeded"])
+        self._episode_start[:] = state["episode_start"]
+        self._pending[:] = state["pending"]
+        self._any_pending = bool(self._pending.any())
+        self.coverage.restore(state["coverage"])
+
     def _record_starts(self, which: npt.NDArray[np.bool_]) -> None:
         starts = self._istate[Counter.START, : self.num_envs][which]
         self.coverage.record_starts(starts)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -80,14 +81,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"asterrl {name}: interrupted", file=sys.stderr)
         return 130
+    except SystemExit as exc:  # argparse after printing --help
+        return exc.code if isinstance(exc.code, int) else 0
 
 
 def split_overrides(argv: Sequence[str]) -> tuple[list[str], list[str]]:
-    """Separate Hydra overrides (``key=value``, ``+key=value``, ``~key``) from ordinary arguments."""
+    """Separate Hydra overrides (``key=value``, ``+key=value``, ``~key``) from ordinary arguments.
+
+    A value that starts with ``~/`` has it expanded to the home folder (whatever the shell did), since
+    Hydra's override grammar takes no ``~``; ``~/path`` alone is a path, not a deletion.
+    """
     options: list[str] = []
     overrides: list[str] = []
     for token in argv:
-        is_override = not token.startswith("-") and ("=" in token or token.startswith("~"))
+        deletion = re.match(r"~[A-Za-z_][\w./]*(=.*)?$", token) is not None
+        is_override = not token.startswith("-") and ("=" in token or deletion)
+        if is_override and "=" in token:
+            key, value = token.split("=", 1)
+            if value == "~" or value.startswith("~/"):
+                token = f"{key}={os.path.expanduser(value)}"
         (overrides if is_override else options).append(token)
     return options, overrides
 

@@ -20,11 +20,16 @@ _ACTIVATIONS: dict[str, type[torch.nn.Module]] = {"tanh": torch.nn.Tanh, "relu":
 
 
 def torch_device(setting: str, cuda_available: bool | None = None) -> str:
-    """``cuda`` or ``cpu`` for an ``agent.learner_device`` setting (``auto``: CUDA when torch sees it)."""
+    """``cuda`` only for ``agent.learner_device=cuda``; ``auto`` and ``cpu`` are the CPU.
+
+    SB3's PPO here always has an MLP policy, and SB3 advises running those on the CPU: its rollouts
+    call the policy once per vector step, and a GPU round trip per step costs more than the small
+    network saves.
+    """
     available = torch.cuda.is_available() if cuda_available is None else cuda_available
     if setting == "cuda" and not available:
         raise ConfigError("agent.learner_device=cuda but torch sees no CUDA device")
-    return "cuda" if setting == "cuda" or (setting == "auto" and available) else "cpu"
+    return "cuda" if setting == "cuda" else "cpu"
 
 
 def build_sb3_ppo(cfg: PPOConfig, venv: SB3VecEnv, seed: int) -> PPO:

@@ -13,6 +13,11 @@ A call is signed afresh on every attempt (a new nonce or timestamp). What is ret
 Signed parameters go in the query string of GET/DELETE and the form body of POST/PUT; the signed string is
 exactly the string sent (URI-encoded, as the official Python docs sign it; ``encoding="raw"`` signs the
 un-encoded form as the JS demo does).
+
+Requests go straight to httpx's connection pool (``httpx.AsyncHTTPTransport``): the API needs none of what
+``httpx.AsyncClient`` adds per request (base-URL and header merging, cookies, redirects, auth flows, proxies
+from the environment), and skipping it is the largest saving on the client's order path
+(``benchmarks/exchange.py`` measures both ways in one run).
 """
 
 from __future__ import annotations
@@ -162,12 +167,17 @@ class RestTransport:
         limits_ = httpx.Limits(
             max_connections=config.max_connections, max_keepalive_connections=config.max_connections
         )
-        self._http = httpx.AsyncClient(
-            base_url=config.base_url.rstrip("/"),
-            timeout=httpx.Timeout(config.timeout_s),
-            limits=limits_,
-            headers={"Accept": "application/json", "User-Agent": "asterrl"},
+        #: The one connection pool every call goes through.
+        self.pool = httpx.AsyncHTTPTransport(limits=limits_)
+        self._base = config.base_url.rstrip("/")
+        self._headers = (
+            ("Accept", "application/json"),
+            ("Accept-Encoding", "gzip, deflate"),
+            ("User-Agent", "asterrl"),
         )
+        self._extensions = {"timeout": httpx.Timeout(config.timeout_s).as_dict()}
+        #: Parsed URLs of the paths called with a body (no query string), by path.
+        self._urls: dict[str, httpx.URL] = {}
         #: Requests sent (attempts, retries included) and clock resyncs done.
         self.requests_sent = 0
         self.resyncs = 0
@@ -182,7 +192,7 @@ class RestTransport:
 
     async def close(self) -> None:
         """Close the connection pool."""
-        await self._http.aclose()
+        await self.pool.aclose()
 
     def server_ms(self) -> float:
         """The server's clock as this client estimates it, ms."""
@@ -264,13 +274,7 @@ class RestTransport:
             started = time.perf_counter()
             self.requests_sent += 1
             try:
-                if method in ("GET", "DELETE"):
-                    response = await self._http.request(
-                        method, f"{url}?{text}" if text else url, headers=headers
-                    )
-                else:
-                    headers["Content-Type"] = "application/x-www-form-urlencoded"
-                    response = await self._http.request(method, url, content=text.encode(), headers=headers)
+                response = await self.send(method, url, text, headers)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 problem = ExchangeUnavailable(f"{where}: {type(exc).__name__} (not sent)")
                 continue
@@ -282,7 +286,10 @@ class RestTransport:
                 continue
             self.limits.observe(response.headers)
             status = response.status_code
-            log.debug("%s %s -> %d in %.2f ms", method, url, status, (time.perf_counter() - started) * 1000)
+            if log.isEnabledFor(logging.DEBUG):  # the query (and its signature: redacted) of a GET or DELETE
+                query = f"?{text}" if text and method in ("GET", "DELETE") else ""
+                elapsed_ms = (time.perf_counter() - started) * 1000.0
+                log.debug("%s %s%s -> %d in %.2f ms", method, url, query, status, elapsed_ms)
             if status == 200:
                 try:
                     return response.json()
@@ -315,6 +322,27 @@ class RestTransport:
             raise error
         assert problem is not None
         raise problem
+
+    async def send(self, method: str, path: str, text: str, headers: dict[str, str]) -> httpx.Response:
+        """Send one request through the pool and read its body: ``text`` as the query string of a GET or
+        DELETE, else as a form body. Raises httpx's transport errors."""
+        if method in ("GET", "DELETE"):
+            target: httpx.URL | str = f"{self._base}{path}?{text}" if text else f"{self._base}{path}"
+            content = None
+        else:
+            target = self._urls.get(path) or self._urls.setdefault(path, httpx.URL(self._base + path))
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            content = text.encode()
+        request = httpx.Request(
+            method, target, content=content, headers=[*self._headers, *headers.items()],
+            extensions=self._extensions,
+        )  # fmt: skip
+        response = await self.pool.handle_async_request(request)
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        return response
 
     def _delay(self, attempt: int) -> float:
         raw = min(self.config.backoff_cap_s, self.config.backoff_base_s * 2.0**attempt)

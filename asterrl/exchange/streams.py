@@ -146,7 +146,8 @@ class StreamConnection:
                 return "max_age"
             timeout = left if self.stall_timeout_s is None else min(left, self.stall_timeout_s)
             try:
-                text = await asyncio.wait_for(ws.recv(), timeout)
+                async with asyncio.timeout(timeout):  # no task per message, unlike wait_for
+                    text = await ws.recv()
             except TimeoutError:
                 if time.monotonic() - opened >= self.max_age_s:
                     return "max_age"

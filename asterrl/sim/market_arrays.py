@@ -157,20 +157,17 @@ def _fill_valuation(
         return False
     bar = np.searchsorted(ts, m_ts, side="right") - 1
     inside = (bar >= 0) & (m_ts + m_interval <= ts[np.maximum(bar, 0)] + interval_ms)
-    frame = pd.DataFrame(
-        {"bar": bar[inside], "ts": m_ts[inside], "o": values[inside, 0], "h": values[inside, 1],
-         "l": values[inside, 2], "c": values[inside, 3]}
-    )  # fmt: skip
-    grouped = frame.groupby("bar", sort=True).agg(
-        first_ts=("ts", "first"), o=("o", "first"), h=("h", "max"), l=("l", "min"), c=("c", "last"),
-        rows=("ts", "size"),
-    )  # fmt: skip
-    rows = grouped.index.to_numpy(dtype=np.int64)
-    complete = (grouped["rows"].to_numpy() == interval_ms // m_interval) & (
-        grouped["first_ts"].to_numpy(dtype=np.int64) == ts[rows]
-    )
+    bar, m_ts, values = bar[inside], m_ts[inside], values[inside]
+    if bar.size == 0:
+        return False
+    # bar numbers never decrease along m_ts: each bar's mark rows are one run, reduced in place
+    rows, first, counts = np.unique(bar, return_index=True, return_counts=True)
+    complete = (counts == interval_ms // m_interval) & (m_ts[first] == ts[rows])
+    ohlc = np.column_stack((
+        values[first, 0], np.maximum.reduceat(values[:, 1], first), np.minimum.reduceat(values[:, 2], first),
+        values[first + counts - 1, 3],
+    ))[complete]  # fmt: skip
     rows = rows[complete]
-    ohlc = grouped.loc[complete, ["o", "h", "l", "c"]].to_numpy(dtype=np.float64)
     v[Market.VALUE_OPEN : Market.VALUE_CLOSE + 1, rows] = ohlc.T
     return bool(rows.size)
 

@@ -15,6 +15,7 @@ from asterrl.backtest.metrics import bars_per_year_of, simple_returns
 from asterrl.backtest.survival import Survival, survival, survival_frame, survival_markdown
 from asterrl.backtest.trials import TrialLog, study_name
 from asterrl.files import atomic_write
+from experiments.training.rundir import experiment_dir
 
 
 def compare_survival(
@@ -22,7 +23,7 @@ def compare_survival(
 ) -> list[str]:
     """Record each ``(name, kind, agent config, Evaluation)`` as a trial, write ``survival.csv`` into
     ``report_dir`` and return the report's lines (a heading and a Markdown table)."""
-    root = Path(cfg.experiment.root).expanduser() / cfg.experiment.name / "trials"
+    root = experiment_dir(cfg) / "trials"
     rows: list[Survival] = []
     for name, kind, agent, evaluation in runs:
         trace = evaluation.trace

@@ -37,8 +37,8 @@ def ppo_walk_forward(cfg: Any, show_progress: bool) -> Backtested:
     from agents.sb3.vec_env import SB3VecEnv
     from envs.core import build_core
     from envs.vector_env import AsterPerpVectorEnv
+    from experiments.training.checkpoints import CHECKPOINT_INFO
     from experiments.training.environment import prepare_market
-    from experiments.training.run import CHECKPOINT_INFO
 
     w = cfg.walkforward
     checkpoint = Path(cfg.backtest.checkpoint).expanduser()

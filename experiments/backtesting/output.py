@@ -24,6 +24,7 @@ from asterrl.files import atomic_directory, atomic_write, atomic_write_json
 from asterrl.sim.instrument import Instrument
 from experiments.backtesting.run import Backtested, record_and_trials
 from experiments.config import to_yaml
+from experiments.training.rundir import experiment_dir
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class Written:
 def default_out(cfg: Any, name: str, symbol: str, result: BacktestResult, folder: str = "backtests") -> Path:
     """``<experiment dir>/<folder>/<name>-<symbol>-<interval>-<first day>_<last day>``."""
     first, last = (pd.Timestamp(int(result.timestamps[i]), unit="ms", tz="UTC").date() for i in (0, -1))
-    root = Path(cfg.experiment.root).expanduser() / cfg.experiment.name / folder
+    root = experiment_dir(cfg) / folder
     safe = "".join(
         ch if ch.isalnum() or ch in "._-+" else "_" for ch in f"{name}-{symbol}-{cfg.data.interval}"
     )
@@ -193,7 +194,7 @@ def compose(overrides: list[str]) -> tuple[Any, Callable[[str], Any]]:
 def finish(cfg: Any, done: Backtested, folder: str) -> Written:
     """Record the run's trials and write its output folder (``backtest.out``, else under ``folder``)."""
     interval = cfg.data.interval
-    root = Path(cfg.experiment.root).expanduser() / cfg.experiment.name / "trials"
+    root = experiment_dir(cfg) / "trials"
     trials = record_and_trials(cfg, done, interval, root)
     r = done.result
     out = (

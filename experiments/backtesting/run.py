@@ -266,6 +266,7 @@ def _portfolio(cfg: Any, symbols: list[str], data_for: DataFor, show_progress: b
     rule = action_rule(env, "continuous")
     setup = PortfolioSetup.from_markets(markets, env.market, cfg.risk, b.portfolio, rule, env.initial_balance,
                                         b.start, b.end, env.decision_latency_ms)  # fmt: skip
+    params: dict[str, Any]
     if b.signals:
         signals = read_signals(b.signals, symbols)
         kind, params = f"signals-{Path(b.signals).stem}", {"signals": str(Path(b.signals).resolve())}

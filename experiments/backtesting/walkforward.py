@@ -66,7 +66,7 @@ def walk_forward(cfg: Any, show_progress: bool = True) -> Backtested:
             cfg, setup, sweep_targets(grid, series, rule_mapping(setup.position_scale, setup.instrument))
         )
         labels = [grid.label(j) for j in range(len(grid))]
-        params = [{"agent": dataclasses.asdict(c)} for c in grid.configs]
+        params: list[dict[str, Any]] = [{"agent": dataclasses.asdict(c)} for c in grid.configs]
         folds = select_settings(setup, matrix, fold_plan(setup, w), w.objective, labels)
         kind = agent.name
     else:

@@ -1,15 +1,17 @@
 """``asterrl data {fetch,import,validate,list,instruments}``: market data into and out of the store.
 
-``fetch`` also stores the exchange's ``exchangeInfo`` entry of ``data.symbol`` beside its bars;
+``fetch`` also stores the exchange's ``exchangeInfo`` entry of each symbol beside its bars;
 ``instruments`` lists every symbol whose ``Instrument`` can be resolved, and where from.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -25,38 +27,90 @@ from asterrl.data.io import NotMarketDataError
 from asterrl.data.schema import SUPPORTED_INTERVALS, DataKind, Market
 from asterrl.data.store import MarketStore
 from asterrl.errors import AsterRLError, ConfigError, DataError, OfflineError
-from experiments.cli import split_overrides
 from experiments.config import load_config
+from experiments.hydra_cli import (
+    OVERRIDES_HELP,
+    CommandParser,
+    CommandRun,
+    Summary,
+    add_hydra_options,
+    parse,
+    run_command,
+)
 from experiments.schema import AsterRLConfig
 
+DESCRIPTION = """\
+Market data into and out of the embedded store ($ASTERRL_HOME/store, or data.store_dir).
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises instead of exiting, so usage errors end as one line like every other error."""
+  fetch        fetch bars (funding and mark for perps) and the symbol's trading rules (exchangeInfo)
+               from Aster (Binance as the fallback) into the store
+  import       import a file, or every data file under a folder, into the store
+  validate     print the validation report of a file (exit 0 when usable)
+  list         list the series in the store
+  instruments  list the symbols' trading rules (store, data.instrument_files, bundled)
 
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise ConfigError(message)
+examples:
+  asterrl data fetch --symbols BTCUSDT,ETHUSDT --interval 1h --timerange 20240101-20240601
+  asterrl data fetch data.symbol=ETHUSDT data.interval=4h data.start=2024-01-01 data.end=2024-06-01
+  asterrl data import ../shared/data
+  asterrl data validate ../shared/data/spot_ohlcv/BTCUSDT_1h.csv.gz"""
+
+FETCH_HELP = """\
+Fetch the configured series (data.symbol, data.interval, data.start .. data.end) into the store, as
+freqtrade's download-data does: --symbols, --interval and --timerange set data.symbol (one fetch per
+symbol), data.interval and data.start/data.end. Fetching a span twice stores it once."""
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="asterrl data", description=__doc__)
+    parser = CommandParser(
+        prog="asterrl data",
+        allow_abbrev=False,
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(
-        dest="action", required=True, metavar="{fetch,import,validate,list,instruments}"
+        dest="action",
+        required=True,
+        metavar="{fetch,import,validate,list,instruments}",
+        parser_class=CommandParser,
     )
 
-    sub.add_parser("fetch", help="fetch the configured series (data.*) and the symbol's rules into the store")
+    fetch = _subcommand(
+        sub, "fetch", "fetch bars, funding, mark and the symbol's trading rules into the store", FETCH_HELP
+    )
+    fetch.add_argument("--symbols", help="comma-separated symbols, e.g. BTCUSDT,ETHUSDT (data.symbol)")
+    fetch.add_argument("--interval", choices=SUPPORTED_INTERVALS, help="bar interval (data.interval)")
+    fetch.add_argument(
+        "--timerange",
+        help="YYYYMMDD-YYYYMMDD, YYYYMMDD- or -YYYYMMDD in UTC, end exclusive (data.start, data.end)",
+    )
 
-    imp = sub.add_parser("import", help="import a file, or every data file under a folder, into the store")
+    imp = _subcommand(sub, "import", "import a file, or every data file under a folder, into the store")
     imp.add_argument("path", type=Path)
     _add_spec_options(imp)
 
-    val = sub.add_parser("validate", help="print the validation report of a file (exit 0 when usable)")
+    val = _subcommand(sub, "validate", "print the validation report of a file (exit 0 when usable)")
     val.add_argument("path", type=Path)
     _add_spec_options(val)
 
-    sub.add_parser("list", help="list the series in the store")
-    sub.add_parser(
-        "instruments", help="list the symbols' trading rules (store, data.instrument_files, bundled)"
+    _subcommand(sub, "list", "list the series in the store")
+    _subcommand(sub, "instruments", "list the symbols' trading rules (store, data.instrument_files, bundled)")
+    return parser
+
+
+def _subcommand(
+    sub: Any, name: str, help_text: str, description: str | None = None
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=help_text,
+        description=description or help_text,
+        prog=f"asterrl data {name}",
+        allow_abbrev=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=OVERRIDES_HELP,
     )
+    add_hydra_options(parser)
     return parser
 
 
@@ -71,22 +125,56 @@ def _add_spec_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def timerange_overrides(text: str) -> list[str]:
+    """``data.start``/``data.end`` overrides of a freqtrade-style time range (``20240101-20240601``)."""
+    match = re.fullmatch(r"(\d{8})?-(\d{8})?", text.strip())
+    if not match or not (match.group(1) or match.group(2)):
+        raise ConfigError(f"--timerange {text!r}: expected YYYYMMDD-YYYYMMDD, YYYYMMDD- or -YYYYMMDD")
+    out = []
+    for key, day in (("data.start", match.group(1)), ("data.end", match.group(2))):
+        if day:
+            try:
+                stamp = pd.Timestamp(f"{day[:4]}-{day[4:6]}-{day[6:]}")
+            except ValueError:
+                raise ConfigError(f"--timerange {text!r}: {day} is not a date") from None
+            out.append(f"{key}={stamp.date().isoformat()}")
+    if len(out) == 2 and out[0].split("=")[1] >= out[1].split("=")[1]:
+        raise ConfigError(f"--timerange {text!r}: the end must come after the start")
+    return out
+
+
 def run(argv: Sequence[str]) -> int:
-    options, overrides = split_overrides(argv)
-    if any(flag in options for flag in ("-h", "--help")):
-        _parser().parse_args(options)  # prints help and exits 0
-    args = _parser().parse_args(options)
-    cfg = load_config(overrides, resolve_instrument=False)  # fetching is how a new symbol's rules arrive
-    store = MarketStore(cfg.data.store_dir or default_store_root())
-    if args.action == "import":
-        return _import(store, cfg, args)
-    if args.action == "validate":
-        return _validate(cfg, args)
-    if args.action == "list":
-        return _list(store)
-    if args.action == "instruments":
-        return _instruments(store, cfg)
-    return _fetch(store, cfg)
+    invocation = parse(_parser(), argv)
+    args = invocation.args
+    if args.action == "fetch":
+        return _fetch_command(invocation)
+
+    def job(cfg: AsterRLConfig) -> Summary:
+        store = MarketStore(cfg.data.store_dir or default_store_root())
+        if args.action == "import":
+            code = _import(store, cfg, args)
+        elif args.action == "validate":
+            code = _validate(cfg, args)
+        elif args.action == "instruments":
+            code = _instruments(store, cfg)
+        else:
+            code = _list(store)
+        if code:
+            raise _Exit(code)
+        return None
+
+    try:  # fetching is how a new symbol's rules arrive: no instrument is needed up front
+        return run_command(invocation, job, resolve_instrument=False)
+    except _Exit as done:
+        return done.code
+
+
+class _Exit(AsterRLError):
+    """A non-zero exit whose reason is already printed."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(f"exit {code}")
+        self.code = code
 
 
 def _spec(args: argparse.Namespace, path: Path) -> FileSpec:
@@ -184,6 +272,32 @@ def _instruments(store: MarketStore, cfg: AsterRLConfig) -> int:
             f" (tiers: {inst.source.get('brackets', where)})"
         )
     return 1 if unusable else 0
+
+
+def _fetch_command(invocation: CommandRun) -> int:
+    """``fetch``: one fetch per symbol of ``--symbols`` (every config composed and checked first)."""
+    args, overrides = invocation.args, invocation.overrides
+    extra = [f"data.interval={args.interval}"] if args.interval else []
+    extra += timerange_overrides(args.timerange) if args.timerange else []
+    symbols = [s.strip().upper() for s in (args.symbols or "").split(",") if s.strip()]
+    if args.symbols is not None and not symbols:
+        raise ConfigError("--symbols needs at least one symbol, e.g. --symbols BTCUSDT,ETHUSDT")
+    if args.cfg or args.info or args.multirun:
+        per_symbol = [f"data.symbol={symbols[0]}"] if symbols else []
+        invocation = CommandRun(args, [*overrides, *extra, *per_symbol])
+        return run_command(invocation, _fetch_job, resolve_instrument=False)
+    configs = [
+        load_config([*overrides, *extra, f"data.symbol={s}"], resolve_instrument=False) for s in symbols
+    ] or [load_config([*overrides, *extra], resolve_instrument=False)]
+    for cfg in configs:
+        _fetch_job(cfg)
+    return 0
+
+
+def _fetch_job(cfg: AsterRLConfig) -> Summary:
+    store = MarketStore(cfg.data.store_dir or default_store_root())
+    _fetch(store, cfg)
+    return {"symbol": cfg.data.symbol}
 
 
 def _fetch(store: MarketStore, cfg: AsterRLConfig) -> int:

@@ -3,13 +3,15 @@ Parquet, and the look-ahead analysis of a feature set or a rule agent.
 
 ``asterrl features list`` prints one feature per line with its parameters and outputs.
 
-``asterrl features compute INPUT -o OUTPUT.parquet [--set NAME|FILE.yaml] [--funding FILE] [--reference FILE]
-[--fit-end WHEN | --fit-all-rows-lookahead]`` computes a feature set (``conf/features/NAME.yaml``, or a YAML
-file of your own; default: the configured ``features`` group) on INPUT, a bar file (CSV, CSV.gz or Parquet)
+``asterrl features compute INPUT [-o OUTPUT.parquet] [--set NAME|FILE.yaml] [--funding FILE]
+[--reference FILE] [--fit-end WHEN | --fit-all-rows-lookahead]`` computes a feature set
+(``conf/features/NAME.yaml``, or a YAML file of your own; default: the configured ``features`` group) on
+INPUT, a bar file (CSV, CSV.gz or Parquet)
 or a stored symbol such as ``BTCUSDT`` (interval and market from ``data.*``). The output holds
 ``timestamp`` plus one float32 column per feature; the pipeline (spec and statistics) is saved beside it as
-``OUTPUT.features.json``. The output is causal by default: no value at a bar depends on a later bar. A set
-asking for fitted normalisation gets the rolling z-score instead (its window and clip), unless
+``OUTPUT.features.json``. OUTPUT defaults to ``$ASTERRL_HOME/features/<input>_<set>.parquet`` and never
+lies inside the repository folder. The output is causal by default: no value at a bar depends on a later
+bar. A set asking for fitted normalisation gets the rolling z-score instead (its window and clip), unless
 ``--fit-end WHEN`` (a UTC date or time, or ms) fits the statistics on the bars closed by WHEN only (values
 before WHEN then use statistics of that span), or ``--fit-all-rows-lookahead`` fits them on every row, so
 that every value looks ahead.
@@ -26,7 +28,6 @@ import argparse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -48,15 +49,9 @@ from asterrl.features import (
 )
 from asterrl.features.lookahead import LookaheadReport, MarketFrames, SeriesFunction, check_lookahead
 from asterrl.files import atomic_path
-from experiments.cli import split_overrides
-from experiments.config import describe_config_error, load_config
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises instead of exiting, so usage errors end as one line like every other error."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise ConfigError(message)
+from experiments.config import asterrl_home, describe_config_error, load_config, output_outside_repository
+from experiments.hydra_cli import OVERRIDES_HELP, CommandParser, add_hydra_options, parse, plain_text, show
+from experiments.schema import AsterRLConfig
 
 
 def _market_arguments(parser: argparse.ArgumentParser) -> None:
@@ -76,15 +71,41 @@ def _market_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="asterrl features", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    parser = CommandParser(
+        prog="asterrl features",
+        allow_abbrev=False,
+        description=plain_text(__doc__ or ""),
+        formatter_class=argparse.RawTextHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="action", required=True, metavar="{list,compute,check-lookahead}")
-    sub.add_parser("list", help="list every feature with its parameters and outputs")
-    comp = sub.add_parser("compute", help="compute a feature set on a bar file or a stored symbol")
+    sub = parser.add_subparsers(
+        dest="action",
+        required=True,
+        metavar="{list,compute,check-lookahead}",
+        parser_class=CommandParser,
+    )
+    add_hydra_options(sub.add_parser("list", help="list every feature with its parameters and outputs"))
+    comp = sub.add_parser(
+        "compute",
+        help="compute a feature set on a bar file or a stored symbol",
+        epilog=OVERRIDES_HELP,
+        formatter_class=argparse.RawTextHelpFormatter,
+    )
+    add_hydra_options(comp)
     _market_arguments(comp)
-    comp.add_argument("-o", "--output", type=Path, required=True, help="Parquet file to write")
-    check = sub.add_parser("check-lookahead", help="find columns or signals that look ahead")
+    comp.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="Parquet file to write, outside the repository folder "
+        "(default: $ASTERRL_HOME/features/<input>_<set>.parquet)",
+    )
+    check = sub.add_parser(
+        "check-lookahead",
+        help="find columns or signals that look ahead",
+        epilog=OVERRIDES_HELP,
+        formatter_class=argparse.RawTextHelpFormatter,
+    )
+    add_hydra_options(check)
     _market_arguments(check)
     check.add_argument("--agent", help="check this rule agent (conf/agent/<OPTION>.yaml) instead of a set")
     check.add_argument("--cuts", type=int, default=8, help="random cut bars (default 8)")
@@ -94,8 +115,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def run(argv: Sequence[str]) -> int:
     """Entry point used by ``experiments.cli`` with the tokens after ``features``."""
-    options, overrides = split_overrides(argv)
-    args = _parser().parse_args(options)
+    invocation = parse(_parser(), argv)
+    args, overrides = invocation.args, invocation.overrides
+    if args.cfg or args.info:
+        return show(args, overrides)
+    if args.multirun:
+        raise ConfigError(
+            "asterrl features writes one file per call: -m does not apply (run it once per set)"
+        )
     if args.action == "list":
         for definition in iter_features():
             print(definition.describe())
@@ -153,6 +180,7 @@ def scaling(pipeline: FeaturePipeline, fit_end: str | None, fit_all: bool) -> Sc
         )
         if fit_all:
             return Scaling(fitted, None, True, "normalisation fitted on every row: every value looks ahead")
+        assert fit_end is not None
         end = _utc_ms(fit_end)
         when = pd.Timestamp(end, unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M")
         return Scaling(fitted, end, False, f"normalisation fitted on the bars closed by {when} UTC")
@@ -169,6 +197,8 @@ def scaling(pipeline: FeaturePipeline, fit_end: str | None, fit_all: bool) -> Sc
 
 
 def _compute(args: argparse.Namespace, overrides: list[str]) -> int:
+    name = f"{Path(args.input).name.split('.')[0]}_{Path(args.set_name or 'features').stem}.parquet"
+    args.output = output_outside_repository(args.output, asterrl_home() / "features" / name, "-o")
     if args.output.suffix != ".parquet":
         raise ConfigError(f"{args.output}: the output must be a .parquet file")
     cfg, features_cfg = _feature_set(args.set_name, overrides)
@@ -238,14 +268,13 @@ def _summary(report: LookaheadReport, what: str, source: str, note: str) -> str:
     return "\n".join(lines)
 
 
-def _agent_check(cfg: Any, market: MarketFrames) -> SeriesFunction:
-    from agents.config import validate_agent
+def _agent_check(cfg: AsterRLConfig, market: MarketFrames) -> SeriesFunction:
     from agents.registry import RuleConfig, build_rule_agent
     from agents.rules import PriceSeries
     from envs.core import build_core
     from experiments.training.environment import action_mapping
 
-    agent_cfg = validate_agent(cfg.agent)
+    agent_cfg = cfg.agent_config()
     if not isinstance(agent_cfg, RuleConfig):
         raise ConfigError(f"agent {agent_cfg.name} is not a rule agent: check-lookahead checks rule agents")
     from asterrl.data.instruments import instrument_of
@@ -262,7 +291,7 @@ def _agent_check(cfg: Any, market: MarketFrames) -> SeriesFunction:
     return compute
 
 
-def _feature_set(set_name: str | None, overrides: list[str]) -> tuple[Any, FeaturesConfig]:
+def _feature_set(set_name: str | None, overrides: list[str]) -> tuple[AsterRLConfig, FeaturesConfig]:
     """The config and its feature set: ``--set NAME`` picks ``conf/features/NAME.yaml``; a path to a YAML
     file is a set of your own, checked against ``FeaturesConfig``."""
     from_file = set_name is not None and (set_name.endswith((".yaml", ".yml")) or Path(set_name).is_file())
@@ -290,7 +319,7 @@ def _feature_set(set_name: str | None, overrides: list[str]) -> tuple[Any, Featu
     return cfg, features_cfg
 
 
-def _market(args: argparse.Namespace, cfg: Any, reference_symbol: str | None) -> MarketFrames:
+def _market(args: argparse.Namespace, cfg: AsterRLConfig, reference_symbol: str | None) -> MarketFrames:
     """Bars, funding and reference bars of INPUT: a file (with ``--funding``/``--reference``) or a stored
     symbol (its funding and the reference symbol from the store)."""
     path = Path(args.input)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,10 @@ from asterrl.forecast.observation import with_forecasts
 from asterrl.observation import builtin_features
 from asterrl.sim.instrument import Instrument
 from envs.core import EnvCore, build_core, split_rows
+from experiments.training.checkpoints import PolicyInterface
+
+if TYPE_CHECKING:
+    from experiments.schema import AsterRLConfig
 
 
 @dataclass
@@ -52,19 +56,19 @@ class RunMarket:
         return self.market.instrument
 
 
-def split_span(cfg: Any, bars: pd.DataFrame, split: str) -> tuple[int, int]:
+def split_span(cfg: AsterRLConfig, bars: pd.DataFrame, split: str) -> tuple[int, int]:
     """First and last row of ``split`` in ``bars`` (``env.splits`` dates, else ``env.split_fractions``)."""
     rows = split_rows(dataclasses.replace(cfg.env, split=split), bars["timestamp"].to_numpy(np.int64))
     return int(rows[0]), int(rows[-1])
 
 
-def prepare_market(cfg: Any, show_progress: bool = True) -> RunMarket:
+def prepare_market(cfg: AsterRLConfig, show_progress: bool = True) -> RunMarket:
     """Load ``cfg.data`` and compute ``cfg.features`` (normalisation fitted on ``env.splits.train``), plus the
     walk-forward forecast columns of ``cfg.forecast.artifacts`` when set."""
     market = load_market(cfg.data, cfg.seed, show_progress=show_progress)
     timestamps = market.bars["timestamp"].to_numpy(np.int64)
-    features_cfg = getattr(cfg, "features", None)
-    if features_cfg is None or not features_cfg.features:
+    features_cfg = cfg.features
+    if not features_cfg.features:
         features, pipeline = builtin_features(market.bars), None
     else:
         pipeline = FeaturePipeline.from_config(features_cfg)
@@ -74,11 +78,11 @@ def prepare_market(cfg: Any, show_progress: bool = True) -> RunMarket:
     return RunMarket(market, with_forecasts(features, timestamps, cfg.forecast), pipeline)
 
 
-def build_env_core(cfg: Any, run_market: RunMarket, split: str, **overrides: Any) -> EnvCore:
+def build_env_core(cfg: AsterRLConfig, run_market: RunMarket, split: str, **overrides: Any) -> EnvCore:
     """``EnvCore`` of ``split`` over the run's market; ``overrides`` are ``EnvConfig`` fields."""
     return build_core(
         config=cfg.env,
-        risk=getattr(cfg, "risk", None),
+        risk=cfg.risk,
         data=run_market.market,
         features=run_market.features,
         split=split,
@@ -86,7 +90,7 @@ def build_env_core(cfg: Any, run_market: RunMarket, split: str, **overrides: Any
     )
 
 
-def evaluation_core(cfg: Any, run_market: RunMarket, split: str, **overrides: Any) -> EnvCore:
+def evaluation_core(cfg: AsterRLConfig, run_market: RunMarket, split: str, **overrides: Any) -> EnvCore:
     """``EnvCore`` of one deterministic episode over the whole of ``split`` (evaluation)."""
     return build_env_core(cfg, run_market, split, episode_length=0, random_start=False, **overrides)
 
@@ -98,4 +102,18 @@ def action_mapping(core: EnvCore) -> ActionMapping:
         tuple(float(x) for x in core.config.action_levels),
         core.position_scale,
         core.instrument,
+    )
+
+
+def train_window_start(train_core: EnvCore, bars: int) -> int:
+    """First decision bar of the last ``bars`` bars of ``train_core``'s split (its first bar when shorter)."""
+    lo, hi = train_core.start_bounds
+    return max(lo, min(hi, train_core.coverage_range[2] - bars))
+
+
+def policy_interface(core: EnvCore) -> PolicyInterface:
+    """The observation layout and action space a policy trained on ``core`` takes and gives."""
+    discrete = core.config.action_type == "discrete"
+    return PolicyInterface(
+        core.layout, core.config.action_type, len(core.config.action_levels) if discrete else 0
     )

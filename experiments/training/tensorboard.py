@@ -1,7 +1,10 @@
 """TensorBoard logging with one tag set for every agent: RL scalars under ``rl/``, trading under ``trading/``.
 
 One log root per experiment (``<experiment dir>/tensorboard``), one run (sub-folder) per agent and seed, so
-``tensorboard --logdir <experiment dir>/tensorboard`` overlays every agent of the experiment.
+``tensorboard --logdir <experiment dir>/tensorboard`` overlays every agent of the experiment. A training run
+``<run>`` logs ``rl/*`` and ``coverage/*``; its evaluations log ``trading/*`` into ``<run>/validation`` and
+``<run>/train`` (the last bars of the training split), so the two curves overlay and the gap between them
+(overfitting) shows at a glance; ``asterrl evaluate`` logs into ``<run>/<split>``.
 """
 
 from __future__ import annotations
@@ -48,10 +51,12 @@ RL_TAGS: dict[str, str] = {
 class RunWriter:
     """Writes one TensorBoard run: ``<log_root>/<run_name>``."""
 
-    def __init__(self, log_root: Path, run_name: str) -> None:
+    def __init__(self, log_root: Path, run_name: str, purge_step: int | None = None) -> None:
+        """:param purge_step: hide every point of this run at or after this step (a resumed run writes
+        the steps after its checkpoint again)."""
         self.path = Path(log_root) / run_name
         self.path.mkdir(parents=True, exist_ok=True)
-        self._writer = SummaryWriter(log_dir=str(self.path))
+        self._writer = SummaryWriter(log_dir=str(self.path), purge_step=purge_step)
 
     def rl_scalars(self, values: Mapping[str, float], step: int) -> None:
         """Log the RL scalars present in ``values`` (keys of ``RL_TAGS``) at env step ``step``."""
@@ -116,6 +121,13 @@ def read_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0, "histograms": 0})
     acc.Reload()
     return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+
+
+def has_point(run_dir: Path, tag: str, step: int) -> bool:
+    """Whether the TensorBoard run at ``run_dir`` already holds a point of ``tag`` at ``step``."""
+    if not run_dir.is_dir():
+        return False
+    return any(point_step == step for point_step, _ in read_scalars(run_dir).get(tag, []))
 
 
 def read_histogram_tags(run_dir: Path) -> list[str]:

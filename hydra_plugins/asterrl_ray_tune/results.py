@@ -1,4 +1,8 @@
-"""The results table of a sweep: one row per trial, printed and written as CSV in the sweep directory."""
+"""The results table of a sweep: one row per job, printed and written as CSV in the sweep directory.
+
+Both sweepers build their rows with ``sweep_row`` (Hydra's basic sweeper in ``experiments.hydra_cli``, the
+Ray Tune sweeper here), so a sweep prints the same table whichever ran it.
+"""
 
 import csv
 import io
@@ -11,6 +15,38 @@ from asterrl.files import atomic_write
 #: A cell of the table: an override value, a metric, a path or a message.
 Cell = str | int | float | bool | None
 Row = Mapping[str, Cell]
+
+#: Name of the results table in the sweep directory.
+RESULTS_CSV = "results.csv"
+#: Columns of the CSV that the printed table leaves out (long paths).
+PATH_COLUMNS = ("run_dir", "checkpoint", "best")
+
+
+def sweep_row(job: int, point: Mapping[str, str], outcome: Mapping[str, Cell]) -> dict[str, Cell]:
+    """One row: the job number, the swept keys' values, then ``status`` (``ok`` or ``failed``), the job's
+    summary and, for a failed job, ``error``.
+
+    :param outcome: what the job returned (an ``error`` entry marks it failed).
+    """
+    values = dict(outcome)
+    error = values.pop("error", None)
+    status = "failed" if error or values.get("status") == "failed" else "ok"
+    values.pop("status", None)
+    values.pop("job", None)
+    row: dict[str, Cell] = {"job": job, **{key: str(value) for key, value in point.items()}}
+    row["status"] = status
+    row.update({key: value for key, value in values.items() if key not in point})
+    if error:
+        row["error"] = str(error)
+    return row
+
+
+def publish(rows: Sequence[Row], sweep_dir: Path) -> Path:
+    """Write ``<sweep_dir>/results.csv``, print the table (paths left out) and where it was written."""
+    table = write_csv(rows, sweep_dir / RESULTS_CSV)
+    print(format_table(rows, hidden=PATH_COLUMNS))
+    print(f"results: {table}", flush=True)
+    return table
 
 
 def columns(rows: Sequence[Row]) -> list[str]:

@@ -32,10 +32,8 @@ from asterrl.files import atomic_write
 from experiments.training.config import RayConfig
 from hydra_plugins.asterrl_ray_tune.config import TrialResources
 from hydra_plugins.asterrl_ray_tune.grid import SweepError, SweepGrid, sweep_grid
-from hydra_plugins.asterrl_ray_tune.results import Cell, format_table, write_csv
+from hydra_plugins.asterrl_ray_tune.results import Cell, publish, sweep_row
 
-#: Name of the results table in the sweep directory.
-RESULTS_CSV = "results.csv"
 #: Tune's experiment folder in the sweep directory.
 TUNE_DIR = "tune"
 #: Columns Tune adds to every result; not part of the table.
@@ -111,9 +109,7 @@ class RayTuneSweeper(Sweeper):
             for num, point in enumerate(grid.points())
         }
         rows = self._run_trials(grid, jobs, sweep_dir)
-        table = write_csv(rows, sweep_dir / RESULTS_CSV)
-        print(format_table(rows, hidden=("run_dir",)))
-        print(f"results: {table}")
+        table = publish(rows, sweep_dir)
         failed = [row for row in rows if row.get("status") != "ok"]
         if failed:
             first = failed[0]
@@ -154,7 +150,7 @@ class RayTuneSweeper(Sweeper):
         axes = tuple(grid.axes)
         where = ray_config.address or f"a local Ray with {ray_config.local_cpus()} CPUs"
         print(f"Ray Tune: {len(jobs)} trials on {where}; sweep directory {sweep_dir}")
-        with ray_session(ray_config, sweep_dir):
+        with ray_session(ray_config):
             if not ray_config.address:
                 _check_capacity(self.resources, ray.cluster_resources(), ray_config)
             trainable = tune.with_resources(
@@ -188,14 +184,11 @@ class RayTuneSweeper(Sweeper):
         rows: list[dict[str, Cell]] = []
         for index in range(len(results)):
             result = results[index]
-            job = jobs[_point(result.config or {}, axes)]
-            row: dict[str, Cell] = {"job": job.num}
-            row.update({key: str(result.config[key]) for key in axes} if result.config else {})
-            reported = {k: v for k, v in (result.metrics or {}).items() if k not in _TUNE_KEYS}
+            point = _point(result.config or {}, axes)
+            reported = {k: _cell(v) for k, v in (result.metrics or {}).items() if k not in _TUNE_KEYS}
             if not reported:  # the trial died before reporting (a lost worker, ...)
                 reported = {"status": "failed", "error": _first_line(result.error)}
-            row.update({key: _cell(value) for key, value in reported.items() if key != "job"})
-            rows.append(row)
+            rows.append(sweep_row(jobs[point].num, dict(zip(axes, point, strict=True)), reported))
         return sorted(rows, key=lambda r: int(r["job"] or 0))
 
 
@@ -229,11 +222,8 @@ def run_trial(
     if ret.status == JobStatus.COMPLETED:
         value = ret.return_value
         values = dict(value) if isinstance(value, Mapping) else {}
-        error = values.pop("error", None)
-        report["status"] = "failed" if error else "ok"
-        report.update({str(key): _cell(v) for key, v in values.items()})
-        if error:
-            report["error"] = str(error)
+        report["status"] = "failed" if values.get("error") or values.get("status") == "failed" else "ok"
+        report.update({str(key): _cell(v) for key, v in values.items() if key != "status"})
     else:
         try:
             _ = ret.return_value  # re-raises the job's exception

@@ -121,8 +121,12 @@ def test_list_shows_imported_series(cli, tmp_path: Path) -> None:  # type: ignor
     [
         ("data.nosuchkey=1", "config key 'data.nosuchkey' is not a field of DataConfig"),
         ("seed=abc", "config key 'seed': expected integer, got 'abc'"),
-        ("data.market=moon", "config key 'data.market': invalid value 'moon', expected one of perp, spot"),
-        ("data=nosuchset", "config group 'data' has no option 'nosuchset'"),
+        ("data.market=moon", "config key 'data.market': invalid value 'moon' (expected one of perp, spot)"),
+        (
+            "data=nosuchset",
+            "config group 'data' has no option 'nosuchset' "
+            "(options: aster_btcusdt_1h, shared, shared_btcusdt_1h, synthetic)",
+        ),
     ],
 )
 def test_bad_config_is_one_line(cli, override: str, message: str) -> None:  # type: ignore[no-untyped-def]

@@ -104,6 +104,6 @@ def test_no_secret_reaches_a_log_or_an_error(caplog: pytest.LogCaptureFixture) -
     signatures = [r.params["signature"] for r in server.requests if "signature" in r.params]
     assert len(signatures) > 10 and keys and len(errors) == 8
     text = caplog.text + "\n".join(errors)
-    assert "signature=<redacted>" in caplog.text  # httpx did log signed URLs, redacted
+    assert "signature=<redacted>" in caplog.text  # the client's debug log showed signed URLs, redacted
     for secret in [SIGNER_KEY[2:], V1_SECRET, V1_KEY, *signatures, *keys]:
         assert secret not in text

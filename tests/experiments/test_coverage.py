@@ -10,7 +10,7 @@ import pytest
 
 from envs.coverage import EpisodeCoverage
 from experiments.config import load_config
-from experiments.training.run import CoverageWatch
+from experiments.training.progress import CoverageWatch
 from experiments.training.tensorboard import read_scalars
 
 TINY = ["data=synthetic", "experiment=smoke", "train.progress=false", "env.episode_length=16"]
@@ -41,6 +41,25 @@ def test_the_watch_is_quiet_when_episodes_cover_the_split() -> None:
     spread.record_starts(starts)
     spread.record_spans(starts, starts + 99)
     assert watch.update(1, 10_000, spread.summary()) is None
+
+
+def test_the_watch_waits_for_enough_finished_episodes_when_many_accounts_run_at_once() -> None:
+    # 256 accounts with 720-step episodes over a 24,000-bar split: after 50k env steps only the few
+    # liquidated episodes have finished, so the visited share says nothing yet
+    split = (0, 23_280, 24_000)
+    many = EpisodeCoverage(*split)
+    starts = np.random.default_rng(0).integers(0, 23_280, 256)
+    many.record_starts(starts)
+    many.record_spans(starts[:20], starts[:20] + 50)  # 20 early ends
+    watch = CoverageWatch(0.5, split, episode_length=720)
+    assert many.summary().bars_visited_share < 0.5
+    assert watch.update(3, 49_152, many.summary()) is None
+    # once 67 whole episodes (2 x 24,001 bars) have finished and still cover little, it warns
+    repeated = EpisodeCoverage(*split)
+    repeated.record_starts(np.full(100, 1_000))
+    repeated.record_spans(np.full(100, 1_000), np.full(100, 1_719))
+    warning = watch.update(12, 196_608, repeated.summary())
+    assert warning is not None and "1 distinct starts" in warning
 
 
 @pytest.mark.slow

@@ -85,11 +85,12 @@ def test_results_table_and_csv(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def short_home() -> Iterator[Path]:
-    """A short ASTERRL_HOME: Ray keeps its files in the sweep directory only while the path is short."""
-    home = Path(tempfile.mkdtemp(prefix="art", dir="/tmp"))
+def deep_home() -> Iterator[Path]:
+    """An ASTERRL_HOME far deeper than Ray's socket paths allow (Ray's files go elsewhere)."""
+    home = Path(tempfile.mkdtemp(prefix="art", dir="/tmp")) / ("d" * 60) / ("e" * 60)
+    home.mkdir(parents=True)
     yield home
-    shutil.rmtree(home, ignore_errors=True)
+    shutil.rmtree(home.parents[1], ignore_errors=True)
 
 
 def _processes_mentioning(text: str) -> list[int]:
@@ -122,17 +123,17 @@ def _children_named(parent: int, names: tuple[str, ...]) -> list[int]:
 
 
 @pytest.mark.slow
-def test_ray_tune_sweep_runs_one_trial_per_learning_rate(short_home: Path) -> None:
+def test_ray_tune_sweep_of_rllib_runs_one_trial_per_learning_rate(deep_home: Path) -> None:
     # In a subprocess like the basic multirun test: Hydra reconfigures logging, Ray starts its own processes.
-    sweep_dir = short_home / "sw"
-    user_home = short_home / "user"  # stands in for ~ : nothing may land in ~/ray_results
+    sweep_dir = deep_home / "sw"
+    user_home = deep_home / "user"  # stands in for ~ : nothing may land in ~/ray_results
     user_home.mkdir()
     lrs = {"0.0001": 1e-4, "0.0003": 3e-4}
     args = [
         "train",
         "-m",
         "hydra/sweeper=ray_tune",
-        "agent=sb3_ppo_tiny",
+        "agent=ppo_tiny",
         "experiment=smoke",
         "data=synthetic",
         "data.start=2023-01-01",
@@ -144,7 +145,7 @@ def test_ray_tune_sweep_runs_one_trial_per_learning_rate(short_home: Path) -> No
         f"hydra.sweep.dir={sweep_dir}",
         "agent.lr=" + ",".join(lrs),
     ]
-    env = {**os.environ, "ASTERRL_HOME": str(short_home), "HOME": str(user_home), "RAY_AUTH_MODE": "disabled"}
+    env = {**os.environ, "ASTERRL_HOME": str(deep_home), "HOME": str(user_home), "RAY_AUTH_MODE": "disabled"}
     done = subprocess.run(
         [sys.executable, "-m", "experiments.cli", *args],
         capture_output=True,
@@ -156,8 +157,8 @@ def test_ray_tune_sweep_runs_one_trial_per_learning_rate(short_home: Path) -> No
     assert done.returncode == 0, done.stdout + done.stderr
 
     # One run per learning rate, each recording the rate it trained with.
-    runs = sorted(p for p in (short_home / "runs" / "smoke").iterdir() if p.name.startswith("sb3_ppo"))
-    assert [p.name for p in runs] == ["sb3_ppo-s0-agent.lr=0.0001", "sb3_ppo-s0-agent.lr=0.0003"]
+    runs = sorted(p for p in (deep_home / "runs" / "smoke-synthetic").iterdir() if p.name.startswith("ppo"))
+    assert [p.name for p in runs] == ["ppo-s0-agent.lr=0.0001", "ppo-s0-agent.lr=0.0003"]
     for run, lr in zip(runs, lrs.values(), strict=True):
         assert OmegaConf.load(run / "config.yaml").agent.lr == pytest.approx(lr)
         assert json.loads((run / "run.json").read_text())["seed"] == 0
@@ -174,15 +175,16 @@ def test_ray_tune_sweep_runs_one_trial_per_learning_rate(short_home: Path) -> No
             assert float(row[metric]) == pytest.approx(recorded[metric], rel=1e-12, abs=1e-12)
     assert "net_return" in done.stdout and "results:" in done.stdout
 
-    # Hydra's per-job records, Tune's records and Ray's files all in the sweep directory; nothing in ~.
+    # Hydra's per-job records and Tune's records in the sweep directory; Ray's own files were in a short
+    # folder under /tmp, removed with the session; nothing in ~.
     assert {p.name for p in sweep_dir.iterdir() if p.name.isdigit()} == {"0", "1"}
     assert len(list((sweep_dir / "tune").glob("job*"))) == 2
-    assert list((sweep_dir / "ray").glob("session_*"))
+    assert not (sweep_dir / "ray").exists()
     assert not (user_home / "ray_results").exists()
 
     # Ray was stopped: no process of that session is left, none of them a child of this one.
     import ray
 
     assert not ray.is_initialized()
-    assert _processes_mentioning(str(short_home)) == []
+    assert _processes_mentioning(str(deep_home)) == []
     assert _children_named(os.getpid(), ("raylet", "gcs_server")) == []

@@ -52,7 +52,7 @@ def test_walkforward_of_forecasters_and_of_a_ppo_fine_tune(cli, _isolated_home: 
     assert "chose ensemble in every fold" in forecast.out
     trained = cli("train", "agent=sb3_ppo_tiny", "experiment=smoke", *DATA, "train.progress=false")
     assert trained.code == 0, trained.err
-    checkpoint = _isolated_home / "runs" / "smoke" / "sb3_ppo-s0" / "checkpoints" / "final"
+    checkpoint = _isolated_home / "runs" / "smoke-synthetic" / "sb3_ppo-s0" / "checkpoints" / "final"
     plain = cli("backtest", f"backtest.checkpoint={checkpoint}", "backtest.start=2022-03-01", *FAST)
     assert plain.code == 0, plain.err
     assert "sb3_ppo on BTCUSDT: 2022-03-01 00:00" in plain.out

@@ -22,7 +22,7 @@ def test_asterrl_train_with_forecast_columns_in_the_observation(cli, tmp_path: P
         "train", *SYNTHETIC, "experiment=smoke", "agent=sb3_ppo_tiny", f"forecast.artifacts={artifacts}"
     )
     assert trained.code == 0, trained.err
-    run_dir = Path(os.environ["ASTERRL_HOME"]) / "runs" / "smoke" / "sb3_ppo-s0"
+    run_dir = Path(os.environ["ASTERRL_HOME"]) / "runs" / "smoke-synthetic" / "sb3_ppo-s0"
     record = json.loads((run_dir / "run.json").read_text())
     forecast_columns = [c for c in record["observation_features"] if c.startswith("fc")]
     assert forecast_columns == [
