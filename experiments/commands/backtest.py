@@ -28,31 +28,22 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from asterrl.errors import ConfigError
 from experiments.backtesting.output import Written, compose, finish
 from experiments.backtesting.run import run_backtest
-from experiments.cli import split_overrides
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise ConfigError(message)
+from experiments.hydra_cli import command_parser, parse, plain_text, show
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="asterrl backtest", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "-m", "--multirun", action="store_true", help="Hydra multirun over the swept overrides"
-    )
+    parser = command_parser("asterrl backtest", plain_text(__doc__ or ""))
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 
 
 def run(argv: Sequence[str]) -> int:
-    options, overrides = split_overrides(argv)
-    args = _parser().parse_args(options)
+    invocation = parse(_parser(), argv)
+    args, overrides = invocation.args, invocation.overrides
+    if args.cfg or args.info:  # Hydra's --cfg/--info: print and exit
+        return show(args, overrides)
     if args.multirun:
         from experiments.backtesting.multirun import hydra_multirun
 

@@ -21,24 +21,30 @@ examples:
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 
 from asterrl.errors import ConfigError
 from experiments.backtesting.output import compose, finish
 from experiments.backtesting.walkforward import walk_forward
-from experiments.cli import split_overrides
+from experiments.hydra_cli import command_parser, parse, plain_text, show
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = command_parser("asterrl walkforward", plain_text(__doc__ or ""))
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return parser
 
 
 def run(argv: Sequence[str]) -> int:
-    options, overrides = split_overrides(argv)
-    if any(o in ("-h", "--help") for o in options):
-        print(__doc__)
-        return 0
-    unknown = [o for o in options if o != "--no-progress"]
-    if unknown:
-        raise ConfigError(f"unknown option(s) {' '.join(unknown)} (see asterrl walkforward --help)")
+    invocation = parse(_parser(), argv)
+    args, overrides = invocation.args, invocation.overrides
+    if args.cfg or args.info:  # Hydra's --cfg/--info: print and exit
+        return show(args, overrides)
+    if args.multirun:
+        raise ConfigError("asterrl walkforward runs one study: -m does not apply (see --help)")
     cfg, _ = compose(overrides)
-    written = finish(cfg, walk_forward(cfg, show_progress="--no-progress" not in options), "walkforward")
+    written = finish(cfg, walk_forward(cfg, show_progress=not args.no_progress), "walkforward")
     print("\n".join(written.summary))
     print(f"report: {written.report_html}")
     print(written.files_line)

@@ -34,6 +34,8 @@ HELPS = {
     ("features", "list"): ["--cfg"],
     ("features", "compute"): ["--output", "--set", "--funding", "--cfg"],
     ("exchange", "serve"): ["--symbols", "--speed", "--port", "--cfg", "--info"],
+    ("backtest",): ["--no-progress", "--multirun", "--cfg", "--info"],
+    ("walkforward",): ["--no-progress", "--cfg", "--info"],
 }
 
 
