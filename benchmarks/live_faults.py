@@ -9,13 +9,14 @@ holds the exchange's position; at the end, that no fill took the position beyond
 many of the faults show in the bridge's JSON log. Prints the counts per fault type.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/live_faults.py [--bars 336] [--faults-per-bar 3.2]
-        [--kill-every 40] [--seed 0] [--workdir DIR]
+        [--kill-every 40] [--seed 0] [--workdir DIR] [--minutes M] [--nonce-window-ms 10000]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import signal
@@ -56,6 +57,8 @@ HTTP_KINDS = ("drop", "delay", "5xx", "429", "418")
 ORDER_KINDS = ("503_accepted", "order_drop", "order_5xx")
 STREAM_KINDS = ("ws_drop", "ws_stall", "duplicate_events", "reorder_events")
 NONCE_WINDOW_MS = 10_000
+#: The deployment's leverage limit (the loss limits are off: a halted bridge sends no orders to fault).
+MAX_LEVERAGE = 2.0
 STALL_S = 4.0  # the bridge counts a stream silent for STALL_S - 2 s as stale
 LIVE = "status IN ('PENDING','NEW','PARTIALLY_FILLED','UNKNOWN')"
 
@@ -116,15 +119,17 @@ def _order_fault(kind: str) -> Fault:
 
 
 def run_campaign(workdir: Path, bars: int = 336, faults_per_bar: float = 3.2, kill_every: int = 40,
-                 seed: int = 0) -> CampaignResult:  # fmt: skip
-    """Run the campaign in ``workdir``; see the module docstring."""
+                 seed: int = 0, minutes: float = math.inf,
+                 nonce_window_ms: int = NONCE_WINDOW_MS) -> CampaignResult:  # fmt: skip
+    """Run the campaign in ``workdir`` (``bars`` bars, or fewer if ``minutes`` run out first; the checks
+    after the last bar are made either way); see the module docstring."""
     rng = random.Random(seed)
     started = time.monotonic()
     history = 300
     data, funding, mark = synthetic_market(history + bars + 5, seed=seed + 7)
     art = linear_artifact(workdir / "artifact", window=8, momentum=True)
     clock = SteppedClock(T0 + (history + 1) * HOUR + 1_000)
-    server = LocalAsterServer(book(data, funding, mark), now_ms=clock.ms, nonce_window_ms=NONCE_WINDOW_MS,
+    server = LocalAsterServer(book(data, funding, mark), now_ms=clock.ms, nonce_window_ms=nonce_window_ms,
                               weight_limit=10**9, mark_push_s=0.5)  # fmt: skip
     db, log = workdir / "campaign.sqlite", workdir / "bridge.log"
     result = CampaignResult()
@@ -135,20 +140,24 @@ def run_campaign(workdir: Path, bars: int = 336, faults_per_bar: float = 3.2, ki
         settings = [
             f"artifact={art}", f"base_url={server.base_url}", f"state_dir={workdir}", "run_id=campaign",
             "execution.style=market", "clock=exchange", "history_bars=2000",
-            f"nonce_window_ms={NONCE_WINDOW_MS}", f"limits.stale_stream_s={STALL_S - 2}",
+            f"nonce_window_ms={nonce_window_ms}", f"limits.stale_stream_s={STALL_S - 2}",
+            f"risk.max_leverage={MAX_LEVERAGE}", "risk.max_drawdown=.inf", "risk.max_daily_loss=.inf",
         ]  # fmt: skip
         proc = spawn_bridge(*settings, log=log)
         order_faults: list[tuple[Fault, str]] = []
         armed = False  # a kill -9 waits for the next bar that sends an order
         try:
             for i in range(bars):
+                if time.monotonic() - started > minutes * 60.0 and not armed:
+                    break
                 bar_ms = T0 + (history + i) * HOUR
                 if kill_every > 0 and i % kill_every == kill_every // 2 and not armed:
                     armed = True
                     _drain(server, order_faults, result)  # the armed fault must be the next one met
                     server.inject(0, path="/fapi/v3/order", method="POST", process=True, delay_s=1.5)
-                if not armed:
-                    _inject_bar(server, rng, faults_per_bar, result, order_faults)
+                if i and not armed:  # not while it starts (a start-up fault is refused, by design);
+                    # the armed fault's request must be the only one the exchange holds
+                    _inject_bar(server, rng, faults_per_bar, result, order_faults, nonce_window_ms + 1_500)
                 if i:
                     clock.jump_to(bar_ms + HOUR + 1_000)  # one second into the next bar
                     server.sync()
@@ -173,15 +182,16 @@ def run_campaign(workdir: Path, bars: int = 336, faults_per_bar: float = 3.2, ki
                 proc.kill()
         _drain(server, order_faults, result)
         result.orders = len(account.orders)
-        result.limit_breaches = _breaches(account, server.exchange.market("BTCUSDT"), 3.0)
+        result.limit_breaches = _breaches(account, server.exchange.market("BTCUSDT"), MAX_LEVERAGE)
     result.visible = _visible(log)
     result.seconds = time.monotonic() - started
     return result
 
 
 def _inject_bar(server: LocalAsterServer, rng: random.Random, rate: float, result: CampaignResult,
-                order_faults: list[tuple[Fault, str]]) -> None:  # fmt: skip
-    """Queue this bar's faults (a count around ``rate``; at most one stream stall per bar)."""
+                order_faults: list[tuple[Fault, str]], skew_ms: int) -> None:  # fmt: skip
+    """Queue this bar's faults (a count around ``rate``; at most one stream stall per bar; clock skews of
+    ``skew_ms`` either way)."""
     count = int(rate) + (1 if rng.random() < rate - int(rate) else 0)
     stalled = dropped = user_faulted = False
     for _ in range(count):
@@ -197,7 +207,7 @@ def _inject_bar(server: LocalAsterServer, rng: random.Random, rate: float, resul
             order_faults.append((fault, kind))
             result.injected[kind] += 1
         elif group < 0.78:
-            server.skew_clock(rng.choice([-1, 1]) * (NONCE_WINDOW_MS + 1_500))
+            server.skew_clock(rng.choice([-1, 1]) * skew_ms)
             result.injected["clock_skew"] += 1
         else:
             kind = rng.choice(STREAM_KINDS)
@@ -345,11 +355,26 @@ def main() -> None:
     parser.add_argument("--kill-every", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument(
+        "--nonce-window-ms",
+        type=int,
+        default=NONCE_WINDOW_MS,
+        help="the exchange's nonce window (an order left unanswered is re-sent after it)",
+    )
+    parser.add_argument("--minutes", type=float, default=math.inf, help="stop after the bar that ends later")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="asterrl-faults-"))
     workdir.mkdir(parents=True, exist_ok=True)
     print(f"load before: {os.getloadavg()}")
-    result = run_campaign(workdir, args.bars, args.faults_per_bar, args.kill_every, args.seed)
+    result = run_campaign(
+        workdir,
+        args.bars,
+        args.faults_per_bar,
+        args.kill_every,
+        args.seed,
+        args.minutes,
+        args.nonce_window_ms,
+    )
     print(result.table())
     print(f"load after: {os.getloadavg()}; log: {workdir / 'bridge.log'}")
 

@@ -108,8 +108,10 @@ class Bridge:
         self.streams: Any = None
         #: Cycles that failed on an exchange or data error (retried on the next tick).
         self.failed_cycles = 0
-        #: ``time.perf_counter()`` when the last decision had its bar and account in hand.
+        #: ``time.perf_counter()`` (and ``time.thread_time()``) when the last decision had its bar and
+        #: account in hand.
         self.decision_started: float | None = None
+        self.decision_started_cpu: float | None = None
 
     # -- start-up ---------------------------------------------------------------------------------------
 
@@ -186,6 +188,7 @@ class Bridge:
         account, self.account = result.account, result.account
         self.quote = await self.venue.quote()
         started = self.decision_started = time.perf_counter()
+        self.decision_started_cpu = time.thread_time()
         since = self.books.bars_since_trade()
         view = AccountView(account.qty, account.entry, account.wallet, since)
         decision = self.core.decide(self.history.bars, self.history.funding, self.history.mark, view)

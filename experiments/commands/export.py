@@ -53,20 +53,23 @@ def export_checkpoint(checkpoint: Path, out: Path | None = None, overrides: list
     from agents.export.manifest_sections import FORECAST_DIR, forecast_section, manifest_body
     from agents.export.networks import rllib_network, sb3_network
     from asterrl.live.manifest import write_artifact
+    from experiments.training.checkpoints import read_info, run_dir_of
     from experiments.training.environment import action_mapping, build_env_core, prepare_market
-    from experiments.training.run import load_run_config
+    from experiments.training.rundir import load_run_config
 
     if not checkpoint.is_dir():
         raise ConfigError(f"checkpoint {checkpoint} is not a folder")
-    cfg, info = load_run_config(checkpoint, overrides)
-    framework = str(info.get("framework"))
+    info = read_info(checkpoint)
+    run_dir = run_dir_of(checkpoint, info)
+    cfg = load_run_config(run_dir, info.agent_schema, overrides)
+    framework = info.framework
     if framework not in ("rllib", "sb3"):
         raise ConfigError(f"checkpoint {checkpoint}: framework {framework!r} cannot be exported")
     market = prepare_market(cfg, show_progress=False)
-    if info.get("data_hash") and market.data_hash != info["data_hash"]:
+    if info.data_hash and market.data_hash != info.data_hash:
         raise ArtifactError(
             f"the data of {checkpoint}'s run changed since training (hash {market.data_hash[:12]} vs "
-            f"{str(info['data_hash'])[:12]}): the fitted features cannot be reproduced"
+            f"{info.data_hash[:12]}): the fitted features cannot be reproduced"
         )
     core = build_env_core(cfg, market, "train")
     if core.layout.kind != "box":
@@ -75,20 +78,19 @@ def export_checkpoint(checkpoint: Path, out: Path | None = None, overrides: list
     discrete = mapping.action_type == "discrete"
     build = sb3_network if framework == "sb3" else rllib_network
     network = build(checkpoint, core.layout.size, discrete)
-    run_dir = Path(str(info.get("run_dir", checkpoint.resolve().parents[1])))
     training = {
         "run_id": run_dir.name,
         "experiment": run_dir.parent.name,
         "checkpoint": str(checkpoint.resolve()),
-        "iteration": info.get("iteration"),
-        "env_steps": info.get("env_steps"),
-        "seed": info.get("seed"),
+        "iteration": info.iteration,
+        "env_steps": info.env_steps,
+        "seed": info.seed,
         "data_hash": market.data_hash,
         "fit_span": _fit_span(market.pipeline),
     }
     forecast = forecast_section(cfg.forecast.artifacts, list(cfg.forecast.observe))
     body = manifest_body(
-        source=framework, agent=str(info.get("agent")), core=core, mapping=mapping, pipeline=market.pipeline,
+        source=framework, agent=info.agent, core=core, mapping=mapping, pipeline=market.pipeline,
         symbol=cfg.data.symbol, interval=cfg.data.interval, training=training, forecast=forecast,
     )  # fmt: skip
     copies = {FORECAST_DIR: Path(cfg.forecast.artifacts).expanduser()} if forecast else None

@@ -157,3 +157,17 @@ def test_the_local_exchange_lists_and_trades_the_instrument_the_data_was_loaded_
     listed = {f["filterType"]: f for f in book.exchange_info(T0, 2400)["symbols"][0]["filters"]}
     assert float(listed["PRICE_FILTER"]["tickSize"]) == inst.tick_size
     assert float(listed["LOT_SIZE"]["stepSize"]) == inst.step_size
+
+
+def test_the_local_exchange_opens_no_symbol_on_another_symbols_margin_tiers(tmp_path: Path) -> None:
+    # Before: a symbol with no tiers given and none bundled was margined with BTCUSDT's, in silence.
+    book = MarketDataBook()
+    book.add_symbol(SymbolSpec.for_price("DOGEUSDT", 0.12))
+    book.add_bars("DOGEUSDT", "1h", _doge_bars())
+    server = LocalAsterServer(book, now_ms=lambda: T0 + 10 * HOUR)
+    with pytest.raises(ConfigError, match=r"local exchange: no margin tiers for DOGEUSDT: pass margin_tiers"):
+        server.open_market("DOGEUSDT", "1h")
+    (tmp_path / "doge.yaml").write_text(DOGE_TIERS)
+    tiers = read_instruments_file(tmp_path / "doge.yaml")["DOGEUSDT"].brackets
+    named = LocalAsterServer(book, now_ms=lambda: T0 + 10 * HOUR, margin_tiers={"DOGEUSDT": tiers})
+    assert named.open_market("DOGEUSDT", "1h").instrument.brackets == tiers
