@@ -273,7 +273,33 @@ class DemarkConfig:
         return self
 
 
-AgentConfig = PPOConfig | BuyAndHoldConfig | GridConfig | VolTrendConfig | HybridConfig | DemarkConfig
+@dataclass
+class SmaCrossConfig:
+    """Moving-average crossover: long while the fast simple moving average of the close is above the slow
+    one, short (or flat) while it is below.
+
+    :param fast: bars of the fast average.
+    :param slow: bars of the slow average (more than ``fast``).
+    :param fraction: position, fraction of the position scale.
+    :param allow_short: hold short while fast < slow (else flat).
+    """
+
+    name: str = "sma_cross"
+    fast: int = 24
+    slow: int = 96
+    fraction: float = 1.0
+    allow_short: bool = True
+
+    def validate(self) -> SmaCrossConfig:
+        if self.fast < 1 or self.slow <= self.fast:
+            raise ConfigError("agent.fast must be >= 1 and agent.slow > agent.fast")
+        _fraction("agent.fraction", self.fraction)
+        return self
+
+
+AgentConfig = (
+    PPOConfig | BuyAndHoldConfig | GridConfig | VolTrendConfig | HybridConfig | DemarkConfig | SmaCrossConfig
+)
 
 #: Schema name in the ``agent`` group -> dataclass; ``conf/agent/<option>.yaml`` lists one in its defaults.
 AGENT_SCHEMAS: dict[str, type[Any]] = {
@@ -283,6 +309,7 @@ AGENT_SCHEMAS: dict[str, type[Any]] = {
     "vol_trend_schema": VolTrendConfig,
     "hybrid_schema": HybridConfig,
     "demark_schema": DemarkConfig,
+    "sma_cross_schema": SmaCrossConfig,
 }
 
 

@@ -7,13 +7,22 @@ from agents.config import (
     DemarkConfig,
     GridConfig,
     HybridConfig,
+    SmaCrossConfig,
     VolTrendConfig,
 )
 from agents.policy import ActionMapping
-from agents.rules import BuyAndHold, DemarkExhaustion, GridTrader, HybridAdaptive, RuleAgent, VolTrend
+from agents.rules import (
+    BuyAndHold,
+    DemarkExhaustion,
+    GridTrader,
+    HybridAdaptive,
+    RuleAgent,
+    SmaCross,
+    VolTrend,
+)
 from asterrl.errors import ConfigError
 
-RuleConfig = BuyAndHoldConfig | GridConfig | VolTrendConfig | HybridConfig | DemarkConfig
+RuleConfig = BuyAndHoldConfig | GridConfig | VolTrendConfig | HybridConfig | DemarkConfig | SmaCrossConfig
 
 
 def build_rule_agent(cfg: object, mapping: ActionMapping) -> RuleAgent:
@@ -28,4 +37,6 @@ def build_rule_agent(cfg: object, mapping: ActionMapping) -> RuleAgent:
         return HybridAdaptive(cfg, mapping)
     if isinstance(cfg, DemarkConfig):
         return DemarkExhaustion(cfg, mapping)
+    if isinstance(cfg, SmaCrossConfig):
+        return SmaCross(cfg, mapping)
     raise ConfigError(f"{type(cfg).__name__} is not a rule agent config")

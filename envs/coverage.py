@@ -25,6 +25,7 @@ class CoverageSummary:
     :param distinct_starts: different start bars among the episodes started.
     :param possible_starts: bars an episode may start on (``start_hi - start_lo + 1``).
     :param bars_visited_share: share of the range's bars that a finished episode stepped through, in [0, 1].
+    :param finished_bars: bars the finished episodes stepped through, each episode's counted (repeats too).
     """
 
     episodes: int
@@ -32,6 +33,7 @@ class CoverageSummary:
     distinct_starts: int
     possible_starts: int
     bars_visited_share: float
+    finished_bars: int = 0
 
     def as_dict(self) -> dict[str, float]:
         return {
@@ -40,6 +42,7 @@ class CoverageSummary:
             "distinct_starts": float(self.distinct_starts),
             "possible_starts": float(self.possible_starts),
             "bars_visited_share": self.bars_visited_share,
+            "finished_bars": float(self.finished_bars),
         }
 
 
@@ -49,6 +52,8 @@ class CoverageSnapshot:
 
     :param start_counts: episodes started at each bar of ``[lo, hi_end]`` (index 0 is bar ``lo``).
     :param visited: whether a finished episode stepped through each bar of ``[lo, hi_end]``.
+    :param finished_bars: bars the finished episodes stepped through, repeats counted (0 in snapshots
+        saved before it was counted).
     """
 
     lo: int
@@ -57,6 +62,7 @@ class CoverageSnapshot:
     start_counts: npt.NDArray[np.int64]
     visited: npt.NDArray[np.bool_]
     finished: int
+    finished_bars: int = 0
 
     def summary(self) -> CoverageSummary:
         starts = self.start_counts[: self.start_hi - self.lo + 1]
@@ -66,6 +72,7 @@ class CoverageSnapshot:
             distinct_starts=int(np.count_nonzero(starts)),
             possible_starts=int(starts.shape[0]),
             bars_visited_share=float(self.visited.mean()) if self.visited.size else 0.0,
+            finished_bars=self.finished_bars,
         )
 
 
@@ -84,6 +91,7 @@ def merge(snapshots: list[CoverageSnapshot]) -> CoverageSnapshot:
         np.sum([s.start_counts for s in snapshots], axis=0),
         np.logical_or.reduce([s.visited for s in snapshots]),
         sum(s.finished for s in snapshots),
+        sum(s.finished_bars for s in snapshots),
     )
 
 
@@ -101,6 +109,7 @@ class EpisodeCoverage:
         self._start_counts = np.zeros(size, dtype=np.int64)
         self._visited = np.zeros(size, dtype=np.bool_)
         self._finished = 0
+        self._finished_bars = 0
 
     def record_starts(self, bars: npt.NDArray[np.int64] | int) -> None:
         """Count episodes starting at ``bars``."""
@@ -115,6 +124,7 @@ class EpisodeCoverage:
         last = np.minimum(last, self._visited.shape[0] - 1)
         for a, b in zip(first.tolist(), last.tolist(), strict=True):
             self._visited[max(a, 0) : b + 1] = True
+            self._finished_bars += max(b + 1 - max(a, 0), 0)
         self._finished += first.shape[0]
 
     def snapshot(self) -> CoverageSnapshot:
@@ -126,6 +136,7 @@ class EpisodeCoverage:
             self._start_counts.copy(),
             self._visited.copy(),
             self._finished,
+            self._finished_bars,
         )
 
     def summary(self) -> CoverageSummary:
@@ -138,3 +149,4 @@ class EpisodeCoverage:
         self._start_counts = snapshot.start_counts.copy()
         self._visited = snapshot.visited.copy()
         self._finished = int(snapshot.finished)
+        self._finished_bars = int(snapshot.finished_bars)

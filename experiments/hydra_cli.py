@@ -66,7 +66,7 @@ class CommandParser(argparse.ArgumentParser):
         unknown = message.split("unrecognized arguments: ", 1)
         if len(unknown) == 2:
             word = unknown[1].split()[0]
-            known = [s for action in self._actions for s in action.option_strings]
+            known = [option for option in _option_strings(self) if option != word]
             match = nearest(word, known)
             hint = f"; did you mean {match}?" if match else ""
             raise ConfigError(f"unknown option {word}{hint} (see {self.prog} --help)")
@@ -79,6 +79,18 @@ class CommandParser(argparse.ArgumentParser):
         text = super().format_help()
         usage = super().format_usage().rstrip()
         return text.replace(usage, usage + " [key=value ...]", 1)
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> list[str]:
+    """Every option of ``parser`` and of its subcommands (argparse reports a subcommand's unknown option
+    from the top parser)."""
+    known: list[str] = []
+    for action in parser._actions:
+        known += action.option_strings
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                known += _option_strings(child)
+    return known
 
 
 def plain_text(doc: str) -> str:

@@ -17,12 +17,14 @@ from hydra.core.config_store import ConfigStore
 
 from agents.config import AgentConfig, validate_agent
 from agents.config import register as register_agent_schemas
+from asterrl.backtest.walkforward import WalkForwardConfig
 from asterrl.data.config import DataConfig
 from asterrl.errors import ConfigError
 from asterrl.features.config import FeaturesConfig
 from asterrl.forecast.config import ForecastConfig
 from asterrl.risk import RiskLimits
 from envs.config import EnvConfig, check_splits_inside_span
+from experiments.backtesting.config import BacktestConfig
 from experiments.suggest import did_you_mean
 from experiments.training.config import ExperimentConfig, RayConfig, TrainConfig
 
@@ -45,6 +47,8 @@ class AsterRLConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     ray: RayConfig = field(default_factory=RayConfig)
     experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
+    backtest: BacktestConfig = field(default_factory=BacktestConfig)
+    walkforward: WalkForwardConfig = field(default_factory=WalkForwardConfig)
 
     def agent_config(self) -> AgentConfig:
         """The validated agent section as its dataclass."""
@@ -83,7 +87,18 @@ def validate_sections(cfg: AsterRLConfig) -> AsterRLConfig:
         field it starts with (``leverage must lie in [1, 125]`` -> ``config key
         'env.market.margin.leverage': ...``), or else with the section.
     """
-    for name in ("data", "features", "env", "risk", "forecast", "train", "ray", "experiment"):
+    for name in (
+        "data",
+        "features",
+        "env",
+        "risk",
+        "forecast",
+        "train",
+        "ray",
+        "experiment",
+        "backtest",
+        "walkforward",
+    ):
         _validate_tree(getattr(cfg, name), name)
     if cfg.agent is not None:
         _validate_tree(cfg.agent, "agent", validate_agent)

@@ -154,11 +154,13 @@ def test_the_write_check_sees_direct_writes() -> None:
         with atomic_path(path) as temporary:
             frame.to_parquet(temporary)
         text = frame.to_csv()
+        record = info.to_json()
+        frame.to_json(path_or_buf=path)
         with lock_path.open("a") as handle: pass
         with path.open("rb") as handle: pass
         """
     )
-    assert _writes_outside_atomic(source, "x") == ["x:2", "x:3", "x:4", "x:5"]
+    assert _writes_outside_atomic(source, "x") == ["x:2", "x:3", "x:4", "x:5", "x:10"]
 
 
 def test_every_file_the_project_writes_goes_through_asterrl_files() -> None:

@@ -1,11 +1,12 @@
-"""Rule-based agents: grid, volatility-targeted trend, hybrid regime switch, DeMark exhaustion,
-buy-and-hold."""
+"""Rule-based agents: grid, volatility-targeted trend, hybrid regime switch, DeMark exhaustion, moving-average
+crossover, buy-and-hold."""
 
 from agents.rules.base import PriceSeries, RuleAgent
 from agents.rules.buy_and_hold import BuyAndHold
 from agents.rules.demark import DemarkExhaustion
 from agents.rules.grid import GridTrader
 from agents.rules.hybrid import HybridAdaptive
+from agents.rules.sma_cross import SmaCross
 from agents.rules.vol_trend import VolTrend
 
 __all__ = [
@@ -15,5 +16,6 @@ __all__ = [
     "HybridAdaptive",
     "PriceSeries",
     "RuleAgent",
+    "SmaCross",
     "VolTrend",
 ]

@@ -195,3 +195,23 @@ def exhaustion_targets(
                 d = 0
         out[t] = d * fraction
     return out
+
+
+@njit(cache=True)
+def crossover_targets(fast: np.ndarray, slow: np.ndarray, fraction: float, allow_short: bool) -> np.ndarray:
+    """``fraction`` while ``fast > slow``, ``-fraction`` (0 without shorts) while ``fast < slow``; an equal
+    pair keeps the previous target; flat while either line is NaN (warm-up)."""
+    n = fast.shape[0]
+    out = np.zeros(n)
+    held = 0.0
+    short = -fraction if allow_short else 0.0
+    for t in range(n):
+        f, s = fast[t], slow[t]
+        if math.isnan(f) or math.isnan(s):
+            held = 0.0
+        elif f > s:
+            held = fraction
+        elif f < s:
+            held = short
+        out[t] = held
+    return out

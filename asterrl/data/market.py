@@ -236,7 +236,14 @@ def _read_files(
             if key.kind is DataKind.OHLCV:
                 raise ConfigError("data.source=file needs data.files.ohlcv (a CSV, CSV.gz or Parquet file)")
             continue
-        frame, _ = read_table(Path(path).expanduser(), key.kind)
+        file = Path(path).expanduser()
+        if key.kind is not DataKind.OHLCV and not file.exists():
+            switch = "data.with_mark" if key.kind is DataKind.MARK else "data.with_funding"
+            raise DataError(
+                f"{file}: no such file (data.files.{key.kind.value}); point data.files.{key.kind.value} at "
+                f"the {key.kind.value} file or set {switch}=false"
+            )
+        frame, _ = read_table(file, key.kind)
         report, cleaned = validate_series(frame, key, cfg.validation, source=path)
         require_usable(report)
         ts = cleaned["timestamp"]

@@ -26,7 +26,7 @@ import json
 import math
 import shutil
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -196,7 +196,12 @@ def _risk_from(raw: Any) -> RiskLimits:
     if not isinstance(raw, Mapping):
         raise ArtifactError("manifest risk section is not a mapping")
     known = set(RiskLimits.__dataclass_fields__)
-    values = {k: (math.inf if v is None or v == "inf" else float(v)) for k, v in raw.items() if k in known}
+    whole = {f.name for f in fields(RiskLimits) if f.type in (int, "int")}  # stop_atr_period
+    values: dict[str, Any] = {
+        k: (int(v) if k in whole else math.inf if v is None or v == "inf" else float(v))
+        for k, v in raw.items()
+        if k in known
+    }
     try:
         return RiskLimits(**values).validate()
     except (TypeError, ValueError) as exc:

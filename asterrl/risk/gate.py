@@ -132,6 +132,15 @@ def loss_stop_equity(peak_equity: float, day_start_equity: float, limits: npt.ND
 
 
 @njit(cache=True)
+def loss_stop_flag(peak_equity: float, day_start_equity: float, limits: npt.NDArray[np.float64]) -> int:
+    """The breach flag of the loss limit whose threshold ``loss_stop_equity`` gives (the stop's reason,
+    even when the stop fills better than its trigger and leaves equity just above that threshold)."""
+    drawdown = peak_equity * (1.0 - limits[Limit.MAX_DRAWDOWN])
+    daily = day_start_equity * (1.0 - limits[Limit.MAX_DAILY_LOSS])
+    return FLAG_DRAWDOWN_BREACH if drawdown >= daily else FLAG_DAILY_LOSS_BREACH
+
+
+@njit(cache=True)
 def _position_capped(
     current_qty: float,
     target_qty: float,

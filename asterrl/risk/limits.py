@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from asterrl.config_values import check_number
+from asterrl.config_values import check_int, check_number
 from asterrl.errors import ConfigError
 from asterrl.sim.layout import Slots
 
@@ -68,6 +68,16 @@ class RiskLimits:
     :param drift_tolerance: how far (fraction of the limit) the market may push a held position's leverage
         or notional beyond ``max_leverage`` / ``max_position_notional`` before a reduce-only trim brings it
         back on the next bar, whatever the agent's hold rule (0.05 = trim beyond 105 % of the limit).
+    :param stop_loss: close a position once the decision close is this fraction of the average entry price
+        against it (0.02 = 2 %); ``.inf`` is off. This and the stops below are ``asterrl.risk.stops``:
+        checked on each decision close, the exit goes out at the next open through the gate.
+    :param stop_atr: close a position once the close is this many ATRs (``stop_atr_period`` bars, known at
+        the entry decision) against the entry; ``.inf`` is off.
+    :param stop_atr_period: bars of the ATR behind ``stop_atr``.
+    :param trailing_stop: close a position once the close falls this fraction below the best close since
+        entry (rises above it for a short); ``.inf`` is off.
+    :param take_profit: close a position once the close is this fraction of the entry price in its favour.
+    :param time_stop_bars: close a position held this many bars (a whole number, or ``.inf``: off).
     """
 
     max_leverage: float = 3.0
@@ -79,6 +89,12 @@ class RiskLimits:
     max_data_age_ms: float = 120_000.0
     price_band: float = 0.05
     drift_tolerance: float = 0.05
+    stop_loss: float = math.inf
+    stop_atr: float = math.inf
+    stop_atr_period: int = 14
+    trailing_stop: float = math.inf
+    take_profit: float = math.inf
+    time_stop_bars: float = math.inf
 
     def validate(self, instrument: Instrument | None = None) -> RiskLimits:
         """Raise a one-line ``ConfigError`` naming the ``risk.*`` key of a bad value; return self.
@@ -101,6 +117,11 @@ class RiskLimits:
                 f"risk.max_orders_per_minute={rate!r} must be a whole number of orders (or .inf)"
             )
         check_number("risk.drift_tolerance", self.drift_tolerance, 0.0, 1.0)
+        for name in ("stop_loss", "stop_atr", "trailing_stop", "take_profit", "time_stop_bars"):
+            check_number(f"risk.{name}", getattr(self, name), 0.0, math.inf, low_open=True, high_closed=True)
+        if math.isfinite(self.time_stop_bars) and not float(self.time_stop_bars).is_integer():
+            raise ConfigError(f"risk.time_stop_bars={self.time_stop_bars!r} must be a whole number of bars")
+        check_int("risk.stop_atr_period", self.stop_atr_period, 1)
         if instrument is not None:
             if self.max_leverage > instrument.max_leverage:
                 raise ConfigError(

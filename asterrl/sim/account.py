@@ -22,7 +22,13 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-from asterrl.risk.gate import HALT, drifted_beyond_tolerance, loss_limit_flags, loss_stop_equity
+from asterrl.risk.gate import (
+    HALT,
+    drifted_beyond_tolerance,
+    loss_limit_flags,
+    loss_stop_equity,
+    loss_stop_flag,
+)
 from asterrl.risk.limits import Limit
 from asterrl.risk.order_decision import decide_order, forced_exit_orders
 from asterrl.sim.fills import (
@@ -274,6 +280,8 @@ def advance_account(
     equity = fstate[Account.WALLET, i] + fstate[Account.QTY, i] * (value_close - fstate[Account.ENTRY, i])
     peak, day_start = fstate[Account.PEAK_EQUITY, i], fstate[Account.DAY_START_EQUITY, i]
     breach = 0 if liquidated else loss_limit_flags(equity, max(peak, equity), day_start, limits)
+    if stopped:  # the stop's own limit, though a fill better than its trigger may leave equity above it
+        breach |= loss_stop_flag(peak, day_start, limits)
     halted = (flags & HALT) != 0 or breach != 0 or stopped
     if halted and fstate[Account.QTY, i] != 0.0:  # a breach at the close: flatten at the next open
         last = market.shape[0] - 1

@@ -6,6 +6,7 @@ import dataclasses
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from asterrl.sim.instrument import Instrument
 from experiments.hydra_cli import CommandParser, Summary, command_parser, parse, run_command
@@ -78,6 +79,7 @@ def compare(
     test_core = evaluation_core(base, market, split)
     rule_core = evaluation_core(base, market, split, action_type="continuous")
     results: list[tuple[str, Evaluation]] = []
+    compared: list[tuple[str, str, Any, Evaluation]] = []  # (run, agent kind, config, evaluation): the trials
     reused: list[str] = []
     for cfg in configs.values():
         agent = cfg.agent_config()
@@ -85,6 +87,7 @@ def compare(
         if not isinstance(agent, PPOConfig):
             policy = build_rule_agent(agent, action_mapping(rule_core)).prepare(market.bars)
             results.append((agent.name, evaluate_policy(policy, rule_core, base.seed)))
+            compared.append((agent.name, agent.name, agent, results[-1][1]))
             continue
         for seed in base.experiment.seeds:
             run_cfg = dataclasses.replace(cfg, seed=seed)
@@ -96,6 +99,7 @@ def compare(
             checkpoint = resolve_checkpoint(run_dir, use)
             policy = load_policy(checkpoint, read_info(checkpoint))
             results.append((run_dir.name, evaluate_policy(policy, test_core, seed)))
+            compared.append((run_dir.name, agent.name, agent, results[-1][1]))
     board = root / "tensorboard" / "compare"
     for name, evaluation in results:
         shutil.rmtree(board / name, ignore_errors=True)  # this comparison's points only, never twice
@@ -118,7 +122,11 @@ def compare(
     ]
     if reused:
         notes.append(f"Reused finished runs of the same config and data: {', '.join(reused)} (--retrain).")
+    from experiments.backtesting.compare_stats import compare_survival
+
     report_dir = root / "report"
+    report_dir.mkdir(parents=True, exist_ok=True)
+    notes += compare_survival(compared, base, market.instrument.symbol, report_dir)
     path = write_report(results, report_dir, f"asterrl compare — {base.experiment.name}", notes)
     write_text(report_dir / "config.yaml", to_yaml(base))
     record = run_record(

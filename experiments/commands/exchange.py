@@ -28,23 +28,28 @@ from asterrl.errors import ConfigError
 from asterrl.exchange.local import FaultPlan, LocalAsterServer, ScaledClock
 from asterrl.exchange.local.replay import LiveFeed, book_from_markets
 from asterrl.exchange.signing import MAINNET_CHAIN_ID, TESTNET_CHAIN_ID, address_of
-from experiments.cli import split_overrides
 from experiments.config import load_config
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises instead of exiting, so usage errors end as one line like every other error."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise ConfigError(message)
+from experiments.hydra_cli import OVERRIDES_HELP, CommandParser, add_hydra_options, parse, plain_text, show
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="asterrl exchange", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    parser = CommandParser(
+        prog="asterrl exchange",
+        allow_abbrev=False,
+        description=plain_text(__doc__ or ""),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="action", required=True, metavar="{serve}")
-    serve = sub.add_parser("serve", help="run the local Aster exchange until Ctrl-C")
+    sub = parser.add_subparsers(dest="action", required=True, metavar="{serve}", parser_class=CommandParser)
+    serve = sub.add_parser(
+        "serve",
+        help="run the local Aster exchange until Ctrl-C",
+        description=plain_text(__doc__ or ""),
+        prog="asterrl exchange serve",
+        allow_abbrev=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=OVERRIDES_HELP,
+    )
+    add_hydra_options(serve)
     serve.add_argument("--symbols", help="comma-separated symbols (default: data.symbol)")
     serve.add_argument(
         "--speed", type=float, default=60.0, help="market seconds per real second (default 60)"
@@ -69,12 +74,16 @@ def _parser() -> argparse.ArgumentParser:
 
 def run(argv: Sequence[str]) -> int:
     """Entry point used by ``experiments.cli`` with the tokens after ``exchange``."""
-    options, overrides = split_overrides(argv)
-    args = _parser().parse_args(options)
-    _check(args)
-    plan = FaultPlan.load(args.faults) if args.faults else None
+    invocation = parse(_parser(), argv)
+    args, overrides = invocation.args, invocation.overrides
     if not any(o.startswith(("data=", "data.source=")) for o in overrides):
         overrides = ["data=synthetic", *overrides]
+    if args.cfg or args.info:  # Hydra's --cfg/--info: print and exit, as every subcommand does
+        return show(args, overrides)
+    if args.multirun:
+        raise ConfigError("-m (multirun) does not apply to asterrl exchange serve: it runs one server")
+    _check(args)
+    plan = FaultPlan.load(args.faults) if args.faults else None
     full = load_config(overrides)
     cfg, seed = full.data, int(getattr(full, "seed", 0))
     symbols = [s.strip().upper() for s in (args.symbols or cfg.symbol).split(",") if s.strip()]

@@ -28,7 +28,6 @@ import argparse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -52,6 +51,7 @@ from asterrl.features.lookahead import LookaheadReport, MarketFrames, SeriesFunc
 from asterrl.files import atomic_path
 from experiments.config import asterrl_home, describe_config_error, load_config, output_outside_repository
 from experiments.hydra_cli import OVERRIDES_HELP, CommandParser, add_hydra_options, parse, plain_text, show
+from experiments.schema import AsterRLConfig
 
 
 def _market_arguments(parser: argparse.ArgumentParser) -> None:
@@ -268,14 +268,13 @@ def _summary(report: LookaheadReport, what: str, source: str, note: str) -> str:
     return "\n".join(lines)
 
 
-def _agent_check(cfg: Any, market: MarketFrames) -> SeriesFunction:
-    from agents.config import validate_agent
+def _agent_check(cfg: AsterRLConfig, market: MarketFrames) -> SeriesFunction:
     from agents.registry import RuleConfig, build_rule_agent
     from agents.rules import PriceSeries
     from envs.core import build_core
     from experiments.training.environment import action_mapping
 
-    agent_cfg = validate_agent(cfg.agent)
+    agent_cfg = cfg.agent_config()
     if not isinstance(agent_cfg, RuleConfig):
         raise ConfigError(f"agent {agent_cfg.name} is not a rule agent: check-lookahead checks rule agents")
     from asterrl.data.instruments import instrument_of
@@ -292,7 +291,7 @@ def _agent_check(cfg: Any, market: MarketFrames) -> SeriesFunction:
     return compute
 
 
-def _feature_set(set_name: str | None, overrides: list[str]) -> tuple[Any, FeaturesConfig]:
+def _feature_set(set_name: str | None, overrides: list[str]) -> tuple[AsterRLConfig, FeaturesConfig]:
     """The config and its feature set: ``--set NAME`` picks ``conf/features/NAME.yaml``; a path to a YAML
     file is a set of your own, checked against ``FeaturesConfig``."""
     from_file = set_name is not None and (set_name.endswith((".yaml", ".yml")) or Path(set_name).is_file())
@@ -320,7 +319,7 @@ def _feature_set(set_name: str | None, overrides: list[str]) -> tuple[Any, Featu
     return cfg, features_cfg
 
 
-def _market(args: argparse.Namespace, cfg: Any, reference_symbol: str | None) -> MarketFrames:
+def _market(args: argparse.Namespace, cfg: AsterRLConfig, reference_symbol: str | None) -> MarketFrames:
     """Bars, funding and reference bars of INPUT: a file (with ``--funding``/``--reference``) or a stored
     symbol (its funding and the reference symbol from the store)."""
     path = Path(args.input)

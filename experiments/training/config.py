@@ -41,9 +41,9 @@ class TrainConfig:
         iteration count, optimizer, random streams and TensorBoard steps continue, and the run trains up to
         ``iterations`` in total (``null``: start afresh).
     :param progress: show a progress bar with an ETA.
-    :param min_coverage: the progress bar warns when, after enough env steps to have stepped through the
-        training split twice, episodes have visited less than this share of its bars (a sign that episodes
-        repeat instead of sampling the whole split); 0 switches the warning off.
+    :param min_coverage: the progress bar warns when, once the finished episodes have stepped through as
+        many bars as the training split's twice, they have visited less than this share of its bars (a sign
+        that episodes repeat instead of sampling the whole split); 0 switches the warning off.
     """
 
     iterations: int = 500

@@ -68,37 +68,28 @@ class BestTracker:
 class CoverageWatch:
     """Keeps the per-iteration coverage log of a run and says when coverage stays too low.
 
-    Once the run has taken enough env steps to step through the split's tradable bars twice (uniform starts
-    then visit about 86 % of them), a visited share below ``threshold`` gives one warning. Only finished
-    episodes count as visited, so with ``episode_length`` (steps, 0: to the split's end) the finished
-    episodes must also be enough for two passes: with hundreds of accounts the first episodes end long
-    after the run's first two passes' worth of env steps.
+    Only finished episodes count as visited, so the watch judges once the finished episodes have stepped
+    through as many bars as the split's tradable bars twice (uniform starts then visit about 86 % of them):
+    then a visited share below ``threshold`` gives one warning. Counting the finished episodes' bars, not
+    env steps or finished episodes, keeps it quiet while hundreds of accounts are still in their first
+    episodes and only a few short ones (stopped by a risk limit) have ended.
     """
 
-    def __init__(
-        self, threshold: float, coverage_range: tuple[int, int, int], episode_length: int | None = None
-    ) -> None:
+    def __init__(self, threshold: float, coverage_range: tuple[int, int, int]) -> None:
         lo, _, split_end = coverage_range
         self.threshold = threshold
-        self.enough_steps = 2 * (split_end - lo + 1)
-        self.episode_steps: int | None = None  # steps of a whole episode, when known
-        if episode_length is not None:
-            self.episode_steps = episode_length if episode_length > 0 else split_end - lo + 1
+        self.enough_bars = 2 * (split_end - lo + 1)
         self.log: list[dict[str, float]] = []
         self.warning: str | None = None
 
     def update(self, iteration: int, env_steps: int, coverage: CoverageSummary) -> str | None:
         """Log ``coverage``; return the warning the first time coverage is found too low, else ``None``."""
         self.log.append({"iteration": float(iteration), "env_steps": float(env_steps), **coverage.as_dict()})
+        judged = coverage.finished_bars >= self.enough_bars
         low = coverage.bars_visited_share < self.threshold
-        if (
-            self.episode_steps is not None
-            and coverage.finished_episodes * self.episode_steps < self.enough_steps
-        ):
-            low = False  # too few finished episodes yet to judge
-        if self.warning is None and self.threshold > 0.0 and env_steps >= self.enough_steps and low:
+        if self.warning is None and self.threshold > 0.0 and judged and low:
             self.warning = (
-                f"after {env_steps} env steps the episodes have visited only "
+                f"after {env_steps} env steps the finished episodes have visited only "
                 f"{coverage.bars_visited_share:.1%} of the training split's bars from "
                 f"{coverage.distinct_starts} distinct starts (train.min_coverage={self.threshold:g}): "
                 "episodes may be repeating the same window"

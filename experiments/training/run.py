@@ -234,9 +234,7 @@ class TrainingLoop:
         previous = read_run_json(self.paths.run_dir) if self.in_place else {}
         cfg, trainer = self.cfg, self.trainer
         total: int = cfg.train.iterations
-        watch = CoverageWatch(
-            cfg.train.min_coverage, self.cores.train.coverage_range, self.cores.train.config.episode_length
-        )
+        watch = CoverageWatch(cfg.train.min_coverage, self.cores.train.coverage_range)
         watch.log = [row for row in previous.get("coverage", []) if row.get("iteration", 0) <= self.start]
         bar = tqdm(
             total=total,
@@ -296,10 +294,12 @@ class TrainingLoop:
             for writer in self.writers.values():
                 writer.flush()
             if stop.requested and not last:
-                bar.write(
+                bar.close()  # the bar's last state once, then the way to continue
+                print(
                     f"interrupted after iteration {it} of {total}; continue with: asterrl train "
                     f"<the same overrides> train.resume={self.paths.run_dir}",
                     file=sys.stderr,
+                    flush=True,
                 )
                 update_run_json(self.paths, {"status": "interrupted", **watch.record()})
                 raise KeyboardInterrupt

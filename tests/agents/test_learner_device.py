@@ -42,7 +42,11 @@ def test_the_cpu_measurement_times_the_update_of_the_given_shape() -> None:
 def test_the_rllib_workload_is_the_agents_network_on_the_envs_observation() -> None:
     bars, funding, mark = synthetic_market(n_bars=1_500, seed=1)
     core = build_core(
-        config={"splits": SPLITS, "window": 8, "episode_length": 100}, data=bars, funding=funding, mark=mark
+        config={"splits": SPLITS, "window": 8, "episode_length": 100},
+        data=bars,
+        funding=funding,
+        mark=mark,
+        instrument="BTCUSDT",
     )
     cfg = PPOConfig(hidden_sizes=[32, 16], minibatch_size=128, learner_device="auto")
     workload = learner_workload(cfg, core)
@@ -53,6 +57,7 @@ def test_the_rllib_workload_is_the_agents_network_on_the_envs_observation() -> N
         data=bars,
         funding=funding,
         mark=mark,
+        instrument="BTCUSDT",
     )
     assert learner_workload(cfg, continuous).n_outputs == 2  # mean and log-std of the one action
 

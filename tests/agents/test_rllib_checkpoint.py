@@ -24,7 +24,7 @@ def _core(n_bars: int = 1_500, bump: float = 0.0) -> EnvCore:
     bars, funding, mark = synthetic_market(n_bars=n_bars, seed=5)
     bars.loc[700, "close"] *= 1.0 + bump
     config = {"splits": SPLITS, "window": 8, "episode_length": 50, "autoreset_mode": "next_step"}
-    return build_core(config=config, data=bars, funding=funding, mark=mark)
+    return build_core(config=config, data=bars, funding=funding, mark=mark, instrument="BTCUSDT")
 
 
 def _size(path: Path) -> int:

@@ -31,7 +31,7 @@ from tests.envs.market import SPLITS, synthetic_market
 def _core(**env: Any) -> EnvCore:
     bars, funding, mark = synthetic_market(n_bars=1_500, seed=4, vol=0.02)
     config = {"splits": SPLITS, "window": 8, "autoreset_mode": "next_step", **env}
-    return build_core(config=config, data=bars, funding=funding, mark=mark)
+    return build_core(config=config, data=bars, funding=funding, mark=mark, instrument="BTCUSDT")
 
 
 def _agent(**overrides: Any) -> PPOConfig:

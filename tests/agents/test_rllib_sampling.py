@@ -27,7 +27,7 @@ from tests.envs.market import SPLITS, synthetic_market
 def _core(**env: Any) -> EnvCore:
     bars, funding, mark = synthetic_market(n_bars=1_500, seed=3, vol=0.02)
     config = {"splits": SPLITS, "window": 8, "autoreset_mode": "next_step", **env}
-    return build_core(config=config, data=bars, funding=funding, mark=mark)
+    return build_core(config=config, data=bars, funding=funding, mark=mark, instrument="BTCUSDT")
 
 
 def _runners(core: EnvCore, n_envs: int, **agent: Any) -> tuple[SingleAgentEnvRunner, ArrayEnvRunner]:

@@ -133,3 +133,41 @@ def test_fetch_stores_exchange_info_beside_the_bars_and_instruments_lists_it(  #
     bare = cli("data", "instruments")
     assert bare.code == 1
     assert any(line.startswith("DOGEUSDT") and "no margin tiers" in line for line in bare.out.splitlines())
+
+
+@pytest.mark.parametrize("symbol", ["XRPUSDT", "ETHUSDT", "BTCUSDT"])
+def test_the_local_exchange_lists_and_trades_the_instrument_the_data_was_loaded_with(symbol: str) -> None:
+    """``asterrl exchange serve`` replays a symbol under the rules the env trades it on (before: XRPUSDT at
+    0.5 USDT was listed with a 1e-6 tick and a lot of 1 XRP, the bundled instrument says 0.0001 and 0.1)."""
+    from asterrl.data.market import MarketData
+    from asterrl.data.schema import DataKind, Market, SeriesKey
+    from asterrl.exchange.local.replay import book_from_markets
+
+    inst = load_instrument(symbol)
+    bars = _doge_bars().assign(open=0.5, high=0.51, low=0.49, close=0.5)
+    key = SeriesKey(DataKind.OHLCV, Market.PERP, symbol, "1h")
+    book = book_from_markets([MarketData(key, bars, None, None, "test", inst)])
+    server = LocalAsterServer(book, now_ms=lambda: T0 + 10 * HOUR, margin_tiers={symbol: inst.brackets})
+    traded = server.open_market(symbol, "1h").instrument
+    for name in ("tick_size", "step_size", "min_qty", "max_qty", "market_max_qty", "min_notional",
+                 "liquidation_fee", "brackets", "max_leverage"):  # fmt: skip
+        assert getattr(traded, name) == getattr(inst, name), name
+    if inst.percent_price is not None:  # the venue always lists a band: Aster's 1.02 / 0.98 when none given
+        assert traded.percent_price == inst.percent_price
+    listed = {f["filterType"]: f for f in book.exchange_info(T0, 2400)["symbols"][0]["filters"]}
+    assert float(listed["PRICE_FILTER"]["tickSize"]) == inst.tick_size
+    assert float(listed["LOT_SIZE"]["stepSize"]) == inst.step_size
+
+
+def test_the_local_exchange_opens_no_symbol_on_another_symbols_margin_tiers(tmp_path: Path) -> None:
+    # Before: a symbol with no tiers given and none bundled was margined with BTCUSDT's, in silence.
+    book = MarketDataBook()
+    book.add_symbol(SymbolSpec.for_price("DOGEUSDT", 0.12))
+    book.add_bars("DOGEUSDT", "1h", _doge_bars())
+    server = LocalAsterServer(book, now_ms=lambda: T0 + 10 * HOUR)
+    with pytest.raises(ConfigError, match=r"local exchange: no margin tiers for DOGEUSDT: pass margin_tiers"):
+        server.open_market("DOGEUSDT", "1h")
+    (tmp_path / "doge.yaml").write_text(DOGE_TIERS)
+    tiers = read_instruments_file(tmp_path / "doge.yaml")["DOGEUSDT"].brackets
+    named = LocalAsterServer(book, now_ms=lambda: T0 + 10 * HOUR, margin_tiers={"DOGEUSDT": tiers})
+    assert named.open_market("DOGEUSDT", "1h").instrument.brackets == tiers

@@ -52,3 +52,30 @@ def test_offline_with_an_empty_store_names_the_ways_out() -> None:
     message = str(info.value)
     assert "\n" not in message
     assert "data=synthetic" in message and "asterrl data import PATH" in message
+
+
+@pytest.mark.parametrize(("kind", "switch"), [("mark", "data.with_mark"), ("funding", "data.with_funding")])
+def test_a_missing_mark_or_funding_file_names_its_key_and_the_switch(
+    tmp_path: Path, kind: str, switch: str
+) -> None:
+    # Before: "<path>: no such file", with no word of which key named it (the shared dataset's mark files are
+    # hourly, so `data=shared data.interval=5m` names a 5m mark file that does not exist).
+    import numpy as np
+    import pandas as pd
+
+    from asterrl.errors import DataError
+
+    hours = np.arange(48, dtype=np.int64)
+    bars = pd.DataFrame({"timestamp": 1_672_531_200_000 + 3_600_000 * hours, "open": 1.0, "high": 1.0,
+                         "low": 1.0, "close": 1.0, "volume": 10.0})  # fmt: skip
+    bars.to_csv(tmp_path / "bars.csv", index=False)
+    others = {"mark": "with_funding=false", "funding": "with_mark=false"}
+    cfg = load_config(["data=shared", "data.symbol=XRPUSDT", f"data.files.ohlcv={tmp_path / 'bars.csv'}",
+                       f"data.files.{kind}={tmp_path / 'missing.csv'}", "data.start=2023-01-01",
+                       "data.end=2023-01-03", f"data.{others[kind]}"])  # fmt: skip
+    with pytest.raises(DataError) as info:
+        load_market(cfg.data)
+    assert str(info.value) == (
+        f"{tmp_path / 'missing.csv'}: no such file (data.files.{kind}); point data.files.{kind} at the "
+        f"{kind} file or set {switch}=false"
+    )

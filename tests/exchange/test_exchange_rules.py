@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from asterrl.data.instruments import bundled_instruments
 from asterrl.exchange.errors import NoSuchOrder, OrderRefused, OrderRejected
 from asterrl.exchange.local import ScaledClock, SymbolSpec
 from asterrl.exchange.models import OrderRequest
@@ -37,7 +38,8 @@ def limit(side: str, qty: str, price: str, cid: str | None = None, **kw: Any) ->
 
 
 def test_account_rules_answer_with_asters_codes() -> None:
-    with local_exchange(balance=1_000.0) as (server, _):
+    btc_tiers = {"XBTUSDT": bundled_instruments()["BTCUSDT"].brackets}  # named: no symbol borrows another's
+    with local_exchange(balance=1_000.0, margin_tiers=btc_tiers) as (server, _):
         # a BTC-priced symbol whose minimum notional (100 USDT) exceeds 0.001 BTC
         server.book.add_symbol(SymbolSpec("XBTUSDT", "XBT", min_notional="100"))
         server.book.add_bars("XBTUSDT", "1h", flat_bars(40))

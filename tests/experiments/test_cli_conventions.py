@@ -32,6 +32,7 @@ HELPS = {
     ("features",): ["list", "compute"],
     ("features", "list"): ["--cfg"],
     ("features", "compute"): ["--output", "--set", "--funding", "--cfg"],
+    ("exchange", "serve"): ["--symbols", "--speed", "--port", "--cfg", "--info"],
 }
 
 
@@ -129,6 +130,22 @@ def test_errors_name_the_key_and_suggest_the_nearest(cli, override: str, message
 def test_an_option_typo_suggests_the_option(cli) -> None:  # type: ignore[no-untyped-def]
     result = cli("train", "--no-progres", "data=synthetic")
     assert result.code == 2 and "unknown option --no-progres; did you mean --no-progress?" in result.err
+    # a subcommand's option is suggested, and one of a sibling subcommand is not offered as itself
+    serve = cli("exchange", "serve", "--sped", "3")
+    assert serve.code == 2 and "unknown option --sped; did you mean --speed?" in serve.err
+    fetch = cli("data", "fetch", "--symbol", "ETHUSDT")
+    assert fetch.code == 2 and "unknown option --symbol; did you mean --symbols?" in fetch.err
+
+
+def test_the_exchange_server_takes_hydras_options(cli) -> None:  # type: ignore[no-untyped-def]
+    shown = cli("exchange", "serve", "--cfg", "job", "-p", "data", "data.symbol=ETHUSDT")
+    assert shown.code == 0, shown.err
+    data = yaml.safe_load(shown.out.split("\n", 1)[1])
+    assert data["symbol"] == "ETHUSDT" and data["source"].lower() == "synthetic"  # its default data
+    info = cli("exchange", "serve", "--info", "defaults")
+    assert info.code == 0 and "data/synthetic" in info.out
+    sweep = cli("exchange", "serve", "-m", "seed=0,1")
+    assert sweep.code == 2 and sweep.err.count("\n") == 1 and "-m (multirun) does not apply" in sweep.err
 
 
 def test_the_progress_bar_never_shows_nan() -> None:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from experiments.training.tensorboard import read_scalars
+
 
 def test_train_rejects_a_rule_agent(cli) -> None:  # type: ignore[no-untyped-def]
     result = cli("train", "agent=grid", "data=synthetic")
@@ -39,3 +41,8 @@ def test_compare_on_shared_data_writes_report_and_one_run_per_agent(
         assert (root / "tensorboard" / "compare" / name).is_dir()
     assert (root / "report" / "equity.png").stat().st_size > 0
     assert (root / "report" / "drawdown.png").stat().st_size > 0
+    # each trained agent's training and validation curves lie side by side under the same tags and steps
+    for run in ("ppo-s0", "sb3_ppo-s0"):
+        validation = read_scalars(root / "tensorboard" / run / "validation")["trading/sharpe"]
+        training = read_scalars(root / "tensorboard" / run / "train")["trading/sharpe"]
+        assert [step for step, _ in validation] == [step for step, _ in training] and validation

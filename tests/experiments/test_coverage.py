@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from envs.coverage import EpisodeCoverage
+from envs.coverage import EpisodeCoverage, merge
 from experiments.config import load_config
 from experiments.training.progress import CoverageWatch
 from experiments.training.tensorboard import read_scalars
@@ -17,21 +17,22 @@ TINY = ["data=synthetic", "experiment=smoke", "train.progress=false", "env.episo
 
 
 def test_the_watch_warns_once_when_episodes_keep_repeating_one_window() -> None:
-    repeated = EpisodeCoverage(100, 900, 1000)  # 901 tradable bars
+    repeated = EpisodeCoverage(100, 900, 1000)  # 901 tradable bars: judged after 1,802 finished bars
     watch = CoverageWatch(0.5, (100, 900, 1000))
-    for it in range(1, 6):  # every episode starts at bar 500 and runs 100 bars: the bug of issue 9
+    for it in range(1, 8):  # every episode starts at bar 500 and runs 100 bars: the bug of issue 9
         repeated.record_starts(np.full(4, 500))
         repeated.record_spans(np.full(4, 500), np.full(4, 599))
+        assert repeated.summary().finished_bars == it * 4 * 100
         warning = watch.update(it, it * 500, repeated.summary())
-        if it * 500 < 2 * 901:
-            assert warning is None  # too few steps to expect coverage yet
-        elif it == 4:
+        if it * 400 < 2 * 901:
+            assert warning is None  # too few finished bars to expect coverage yet
+        elif it == 5:
             assert warning is not None and "11.1%" in warning and "1 distinct starts" in warning
         else:
             assert warning is None  # once
     record = watch.record()
     assert record["coverage_warning"] == watch.warning
-    assert [row["iteration"] for row in record["coverage"]] == [1.0, 2.0, 3.0, 4.0, 5.0]  # type: ignore[index]
+    assert [row["iteration"] for row in record["coverage"]] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]  # type: ignore[index]
 
 
 def test_the_watch_is_quiet_when_episodes_cover_the_split() -> None:
@@ -39,27 +40,41 @@ def test_the_watch_is_quiet_when_episodes_cover_the_split() -> None:
     watch = CoverageWatch(0.5, (0, 800, 900))
     starts = np.arange(0, 800, 50)
     spread.record_starts(starts)
-    spread.record_spans(starts, starts + 99)
+    spread.record_spans(starts, starts + 199)  # 15 x 200 bars and 750..900 (the split ends): judged
+    assert spread.summary().finished_bars == 15 * 200 + 151 and spread.summary().bars_visited_share == 1.0
     assert watch.update(1, 10_000, spread.summary()) is None
 
 
-def test_the_watch_waits_for_enough_finished_episodes_when_many_accounts_run_at_once() -> None:
-    # 256 accounts with 720-step episodes over a 24,000-bar split: after 50k env steps only the few
-    # liquidated episodes have finished, so the visited share says nothing yet
+def test_the_watch_waits_for_enough_finished_bars_when_many_accounts_run_at_once() -> None:
+    # 256 accounts with 720-step episodes over a 24,001-bar split: after 66k env steps no account has run
+    # a whole episode; only the ones a risk limit stopped early have finished. 100 of them (more than two
+    # splits' worth of whole episodes) still visit few bars: the visited share says nothing yet.
     split = (0, 23_280, 24_000)
     many = EpisodeCoverage(*split)
-    starts = np.random.default_rng(0).integers(0, 23_280, 256)
+    starts = np.random.default_rng(0).integers(0, 23_280, 356)
     many.record_starts(starts)
-    many.record_spans(starts[:20], starts[:20] + 50)  # 20 early ends
-    watch = CoverageWatch(0.5, split, episode_length=720)
-    assert many.summary().bars_visited_share < 0.5
-    assert watch.update(3, 49_152, many.summary()) is None
-    # once 67 whole episodes (2 x 24,001 bars) have finished and still cover little, it warns
+    many.record_spans(starts[:100], starts[:100] + 49)  # 100 early ends of 50 bars
+    watch = CoverageWatch(0.5, split)
+    assert many.summary().bars_visited_share < 0.5 and many.summary().finished_bars == 5_000
+    assert watch.update(4, 66_488, many.summary()) is None
+    # once the finished episodes have stepped through 2 x 24,001 bars and still cover little, it warns
     repeated = EpisodeCoverage(*split)
     repeated.record_starts(np.full(100, 1_000))
     repeated.record_spans(np.full(100, 1_000), np.full(100, 1_719))
     warning = watch.update(12, 196_608, repeated.summary())
     assert warning is not None and "1 distinct starts" in warning
+
+
+def test_finished_bars_add_up_across_envs_and_survive_a_restore() -> None:
+    a, b = EpisodeCoverage(10, 40, 50), EpisodeCoverage(10, 40, 50)
+    a.record_spans(np.array([10, 45]), np.array([19, 60]))  # 10 bars, then 45..50 (the split ends at 50)
+    b.record_spans(12, 14)  # 3 bars
+    merged = merge([a.snapshot(), b.snapshot()])
+    assert (a.summary().finished_bars, merged.finished_bars) == (16, 19)
+    restored = EpisodeCoverage(10, 40, 50)
+    restored.restore(merged)
+    restored.record_spans(20, 21)
+    assert restored.summary().finished_bars == 21
 
 
 @pytest.mark.slow

@@ -56,8 +56,13 @@ def _results(sweep_root: Path) -> list[dict[str, str]]:
 
 
 @pytest.mark.slow
-def test_readme_sweep_with_rllib_under_the_default_home(short_home: Path) -> None:
+@pytest.mark.parametrize("home", ["default", "deep"])
+def test_readme_sweep_with_rllib_under_the_default_and_a_deep_home(short_home: Path, home: str) -> None:
     os_env = {k: v for k, v in os.environ.items() if k != "ASTERRL_HOME"}
+    asterrl_home = short_home / ".asterrl"  # the default: ~/.asterrl
+    if home == "deep":  # 140 characters before runs/: every run folder far beyond Ray's socket limit
+        asterrl_home = short_home / ("d" * 60) / ("e" * 60) / "asterrl"
+        os_env["ASTERRL_HOME"] = str(asterrl_home)
     done = subprocess.run(
         [sys.executable, "-m", "experiments.cli", *README_SWEEP, *SMALL, "agent=ppo_tiny", "ray.num_cpus=1"],
         capture_output=True,
@@ -67,7 +72,7 @@ def test_readme_sweep_with_rllib_under_the_default_home(short_home: Path) -> Non
         timeout=900,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    root = short_home / ".asterrl" / "runs" / "default-synthetic"
+    root = asterrl_home / "runs" / "default-synthetic"
     runs = sorted(p.name for p in root.iterdir() if p.name.startswith("ppo"))
     assert runs == [
         "ppo-s0-agent.lr=0.0001,seed=0",

@@ -19,6 +19,7 @@ from asterrl.risk import RiskGate, RiskLimits
 from asterrl.risk.gate import (
     FLAG_BAD_INPUT,
     FLAG_BAD_STATE,
+    FLAG_DAILY_LOSS_BREACH,
     FLAG_DRAWDOWN_BREACH,
     FLAG_DRIFT_TRIM,
     FLAG_ORDER_RATE,
@@ -360,3 +361,34 @@ def test_tiny_live_limits_stop_every_opening_order_in_the_env() -> None:
         env.reset(options={"start_bar": 1})
         fills = [env.step(int(a))[4]["fill_qty"] for a in np.random.default_rng(0).integers(0, 5, 60)]
         assert fills == [0.0] * 60
+
+
+@pytest.mark.parametrize(
+    ("loss_limits", "flag"),
+    [
+        ({"max_drawdown": 0.10, "max_daily_loss": math.inf}, FLAG_DRAWDOWN_BREACH),
+        ({"max_drawdown": math.inf, "max_daily_loss": 0.10}, FLAG_DAILY_LOSS_BREACH),
+    ],
+)
+def test_a_stop_filled_better_than_its_trigger_still_names_its_limit(
+    loss_limits: dict[str, float], flag: int
+) -> None:
+    # Long 200 at 100 with 10000 USDT (2x, no costs), a 10 % loss limit: the stop triggers where the mark
+    # reaches 10000 + 200 (p - 100) = 9000 -> p = 95. Bar 2's mark trades down to 90, but its last-trade
+    # low is 96 (basis 1 at the open): the stop fills at 96, equity 9200, 2 pp inside the limit. The step
+    # still reports which limit stopped the account (before: no breach flag, so a run's end read "halted").
+    last = bars(
+        [100.0, 100.0, 100.0, 96.0], [100.0] * 4, [100.0, 100.0, 96.0, 96.0], [100.0, 100.0, 96.0, 96.0]
+    )
+    mark = pd.DataFrame({"timestamp": last["timestamp"], "mark_open": last["open"], "mark_high": last["high"],
+                         "mark_low": [100.0, 100.0, 90.0, 96.0], "mark_close": last["close"]})  # fmt: skip
+    free = CostConfig(maker_fee=0.0, taker_fee=0.0, half_spread_bps=0.0, impact_k=0.0, participation_cap=1.0)
+    limits = RiskLimits(max_leverage=2.0, **loss_limits)
+    sim = PerpSimulator(MarketArrays.from_frames(last, mark=mark, costs=free), made_up(tick=0.01),
+                        MarketModelConfig(costs=free), limits)  # fmt: skip
+    assert sim.step(200.0)["position"] == 200.0
+    r = sim.step(200.0)
+    assert (r["stop_filled"], r["position"], r["fill_price"], r["terminated"]) == (1.0, 0.0, 96.0, 1.0)
+    assert r["equity"] == pytest.approx(9_200.0)
+    assert r["loss_overshoot"] == pytest.approx(-0.02)
+    assert int(r["risk_flags"]) & flag

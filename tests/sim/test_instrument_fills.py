@@ -168,9 +168,12 @@ def test_no_layer_keeps_a_default_tick_step_or_margin_tier() -> None:
     assert offenders == []
 
 
-def test_every_layer_reads_the_same_made_up_instrument() -> None:
+@pytest.mark.parametrize(("order_type", "offset_bps"), [("market", 0.0), ("limit", 0.0), ("limit", 7.0)])
+def test_every_layer_reads_the_same_made_up_instrument(order_type: str, offset_bps: float) -> None:
     """Tick 0.0003, lot 7, minimum notional 11: the sim, the env, the vector env and the gate all keep to
-    it (a hard-coded tick, step or tier anywhere would put a fill off this grid)."""
+    it, with market orders and with limit orders (marketable and resting: the limit price is put on the
+    tick, fills as taker or maker). A hard-coded tick, step or tier anywhere would put a fill off this
+    grid."""
     from asterrl.risk import RiskGate
 
     tiers = (MarginTier(0.0, math.inf, 0.02, 0.0, 10.0),)
@@ -190,29 +193,38 @@ def test_every_layer_reads_the_same_made_up_instrument() -> None:
         "risk": LIMITS,
         "action_type": "continuous",
         "deadband": 0.0,
+        "order_type": order_type,
+        "limit_offset_bps": offset_bps,
     }
     single = envs.AsterPerpEnv(**kwargs)
     vector = envs.AsterPerpVectorEnv(8, **kwargs)
     assert single.core.instrument is inst and vector.core.instrument is inst
     single.reset(seed=1)
     vector.reset(seed=1)
-    grid_fills = 0
+    grid_fills = maker_fills = 0
+    before = np.zeros(9)  # the positions before each step: the single env, then the 8 accounts
     for _ in range(60):
         action = rng.uniform(-1.0, 1.0, 8)
         _, _, _, _, info = vector.step(action.reshape(8, 1))
         step = single.step(np.array([action[0]], dtype=np.float32))[4]
-        for price, qty in [
-            (step["fill_price"], step["fill_qty"]),
-            *zip(info["fill_price"], info["fill_qty"], strict=True),
-        ]:
+        maker_fills += int(np.count_nonzero(info["maker_qty"])) + int(step["maker_qty"] != 0.0)
+        prices = np.r_[step["fill_price"], info["fill_price"]]
+        qtys = np.r_[step["fill_qty"], info["fill_qty"]]
+        after = np.r_[step["position"], info["position"]]
+        for price, qty, was, now in zip(prices, qtys, before, after, strict=True):
             if qty != 0.0:
                 grid_fills += 1
                 assert price / 0.0003 == pytest.approx(round(price / 0.0003), abs=1e-6)
                 assert qty / 7.0 == pytest.approx(round(qty / 7.0), abs=1e-9)
-                assert abs(qty) * price >= 11.0 * 0.99 or abs(qty) <= 7.0 * 100  # reductions are exempt
+                if not (abs(now) <= abs(was) and now * was >= 0.0):  # only reduce-only orders are exempt
+                    assert abs(qty) * price >= 11.0 * 0.99
+        ended = np.r_[step["terminated"] or step["truncated"], info["terminated"] + info["truncated"] > 0]
+        before = np.where(ended, 0.0, after)  # an ended account starts its next episode flat
         if step["terminated"] or step["truncated"]:
             single.reset(seed=2)
     assert grid_fills > 100
+    if order_type == "limit" and offset_bps > 0.0:  # a resting limit order does fill as maker
+        assert maker_fills > 0
     gate = RiskGate(LIMITS, inst)
     decision = gate.decide(
         current_qty=0.0,

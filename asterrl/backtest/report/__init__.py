@@ -9,10 +9,14 @@ leaves no half-written report.
 
 from __future__ import annotations
 
+import base64
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from html import escape
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from asterrl.backtest.report.analysis import MetricRow, ReportAnalysis, ReportConfig, analyse
@@ -27,6 +31,7 @@ __all__ = [
     "ReportAnalysis",
     "ReportConfig",
     "ReportPaths",
+    "ReportSection",
     "ReportSeries",
     "analyse",
     "markdown_report",
@@ -46,6 +51,43 @@ class ReportPaths:
     figures: dict[str, Path]
 
 
+@dataclass(frozen=True)
+class ReportSection:
+    """An extra section of a report (a walk-forward's folds, a search's trials, a portfolio's symbols),
+    shown after the metrics table: paragraphs, a table and a PNG figure.
+
+    :param title: heading.
+    :param notes: paragraphs (plain text).
+    :param table: a table, written as Markdown, HTML and ``<name>.csv``.
+    :param figure: PNG bytes, written as ``<name>.png`` and embedded in the HTML page.
+    :param name: file stem of the table and figure.
+    """
+
+    title: str
+    name: str
+    notes: tuple[str, ...] = ()
+    table: pd.DataFrame | None = None
+    figure: bytes | None = field(default=None, repr=False)
+
+    def markdown(self) -> list[str]:
+        lines = [f"## {self.title}", "", *self.notes, ""]
+        if self.table is not None:
+            lines += [*markdown_table(self.table), ""]
+        if self.figure is not None:
+            lines += [f"![{self.title}]({self.name}.png)", ""]
+        return lines
+
+    def html(self) -> str:
+        parts = [f"<h2>{escape(self.title)}</h2>"]
+        parts += [f'<p class="note">{escape(n)}</p>' for n in self.notes]
+        if self.table is not None:
+            parts.append(self.table.to_html(float_format=lambda v: f"{v:.4g}", na_rep="-", classes="metrics"))
+        if self.figure is not None:
+            data = base64.b64encode(self.figure).decode()
+            parts.append(f'<img alt="{escape(self.title)}" src="data:image/png;base64,{data}">')
+        return "\n".join(parts)
+
+
 def metrics_frame(rows: Sequence[MetricRow]) -> pd.DataFrame:
     """The metric rows as a frame (one row per metric: group, label, value, low, high)."""
     return pd.DataFrame(
@@ -63,8 +105,32 @@ def metrics_frame(rows: Sequence[MetricRow]) -> pd.DataFrame:
     ).set_index("metric")
 
 
-def markdown_report(title: str, notes: Sequence[str], rows: Sequence[MetricRow], confidence: float) -> str:
-    """The Markdown page: notes, the metric table, then every figure."""
+def markdown_table(frame: pd.DataFrame) -> list[str]:
+    """A frame (its index included) as Markdown table lines; floats to 4 significant digits, a missing
+    value as ``-`` and a flag as ``yes``/``no``."""
+
+    def cell(value: object) -> str:
+        if isinstance(value, bool | np.bool_):
+            return "yes" if value else "no"
+        if isinstance(value, float):
+            return "-" if math.isnan(value) else f"{value:.4g}"
+        return str(value).replace("|", "\\|")
+
+    names = [str(frame.index.name or ""), *map(str, frame.columns)]
+    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
+    for index, row in zip(frame.index, frame.itertuples(index=False), strict=True):
+        lines.append("| " + " | ".join(cell(v) for v in (index, *row)) + " |")
+    return lines
+
+
+def markdown_report(
+    title: str,
+    notes: Sequence[str],
+    rows: Sequence[MetricRow],
+    confidence: float,
+    extra: Sequence[str] = (),
+) -> str:
+    """The Markdown page: notes, the metric table, ``extra`` lines, then every figure."""
     lines = [f"# {title}", "", *notes, "", "## Metrics", ""]
     lines += [f"Intervals: {confidence:.0%} stationary-bootstrap percentile intervals unless stated.", ""]
     lines += ["| group | metric | value | interval |", "|---|---|---:|---|"]
@@ -72,6 +138,7 @@ def markdown_report(title: str, notes: Sequence[str], rows: Sequence[MetricRow],
         value, interval = r.formatted()
         lines.append(f"| {r.group} | {r.label} | {value} | {interval} |")
     lines.append("")
+    lines += extra
     for name, fig_title in FIGURES.items():
         lines += [f"## {fig_title}", "", f"![{fig_title}]({name})", ""]
     return "\n".join(lines)
@@ -89,10 +156,14 @@ def _notes(result: BacktestResult, analysis: ReportAnalysis) -> list[str]:
 
 
 def write_report(
-    result: BacktestResult, out_dir: Path | str, config: ReportConfig | None = None
+    result: BacktestResult,
+    out_dir: Path | str,
+    config: ReportConfig | None = None,
+    sections: Sequence[ReportSection] = (),
 ) -> ReportPaths:
     """Write ``report.md``, ``report.html``, ``metrics.csv`` and the PNG figures of ``result`` into
-    ``out_dir`` (replacing a previous report there) and return their paths."""
+    ``out_dir`` (replacing a previous report there) and return their paths; ``sections`` follow the
+    metrics table."""
     cfg = config or ReportConfig()
     out = Path(out_dir)
     analysis = analyse(result, cfg)
@@ -101,8 +172,19 @@ def write_report(
     notes = _notes(result, analysis)
     with atomic_directory(out) as staging:
         atomic_write(staging / "metrics.csv", metrics_frame(analysis.rows).to_csv())
-        atomic_write(staging / "report.md", markdown_report(title, notes, analysis.rows, cfg.confidence))
-        page = render_html(title, notes, analysis.rows, series, analysis.bootstrap, cfg.html_max_points)
+        extra_md = [line for sec in sections for line in sec.markdown()]
+        atomic_write(
+            staging / "report.md", markdown_report(title, notes, analysis.rows, cfg.confidence, extra_md)
+        )
+        extra_html = "\n".join(sec.html() for sec in sections)
+        page = render_html(
+            title, notes, analysis.rows, series, analysis.bootstrap, cfg.html_max_points, extra_html
+        )
+        for sec in sections:
+            if sec.table is not None:
+                atomic_write(staging / f"{sec.name}.csv", sec.table.to_csv())
+            if sec.figure is not None:
+                atomic_write(staging / f"{sec.name}.png", sec.figure)
         atomic_write(staging / "report.html", page)
         write_figures(series, analysis.bootstrap, staging)
     return ReportPaths(

@@ -232,6 +232,8 @@ def _risk_rows(r: np.ndarray, cfg: ReportConfig) -> list[MetricRow]:
     for method in methods:
         v = value_at_risk(r, cfg.var_level, method)
         name = method.replace("_", " ")
+        if method == "filtered_historical":  # scaled by the EWMA volatility after the last bar: ~0 if flat
+            name += ", at the last bar's volatility"
         rows.append(
             MetricRow("risk", f"var_{method}", f"1-bar VaR {cfg.var_level:.0%} ({name})", v.var, "pct_abs")
         )

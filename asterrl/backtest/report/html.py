@@ -191,8 +191,9 @@ def render_html(
     s: ReportSeries,
     fan: MonteCarloResult,
     max_points: int,
+    extra_html: str = "",
 ) -> str:
-    """The whole page as one string."""
+    """The whole page as one string (``extra_html``: sections placed after the metrics table)."""
     assets = resources.files("asterrl.backtest.report") / "assets"
     script = (assets / "report.js").read_text(encoding="utf-8")
     style = (assets / "report.css").read_text(encoding="utf-8")
@@ -215,6 +216,7 @@ def render_html(
 {note_html}
 <h2>Metrics</h2>
 {_metrics_html(rows)}
+{extra_html}
 <h2>Monthly returns</h2>
 {_heatmap_html(s.monthly)}
 <p class="note">Charts: wheel to zoom, drag to pan, double-click to reset; all time axes move together.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ from asterrl.data.schema import REQUIRED_COLUMNS, SUPPORTED_INTERVALS, DataKind,
 from asterrl.errors import AsterRLError
 from asterrl.exchange.codes import Code
 from asterrl.exchange.local.api import ApiError, fmt, mandatory
+from asterrl.sim.instrument import Instrument
 
 KLINE_LIMIT_DEFAULT, KLINE_LIMIT_MAX = 500, 1500
 FUNDING_LIMIT_DEFAULT, FUNDING_LIMIT_MAX = 100, 1000
@@ -71,6 +72,33 @@ class SymbolSpec:
             max_qty=fmt(10.0 ** (step_exp + 5)),
             market_max_qty=fmt(10.0 ** (step_exp + 4)),
         )
+
+    @classmethod
+    def from_instrument(cls, instrument: Instrument) -> SymbolSpec:
+        """The listing of ``instrument`` (the symbol's rules the env and the sim trade on, from the store,
+        a user's instruments file or the bundled file): the same tick, lots, minimum notional, price band
+        and liquidation fee. A price bound the instrument leaves open becomes 10^10 ticks."""
+        tick = instrument.tick_size
+        percent = instrument.percent_price
+        spec = cls(
+            symbol=instrument.symbol,
+            base_asset=instrument.symbol[:-4] if instrument.symbol.endswith("USDT") else instrument.symbol,
+            tick_size=fmt(tick),
+            min_price=fmt(instrument.min_price if instrument.min_price > 0.0 else tick),
+            max_price=fmt(instrument.max_price if np.isfinite(instrument.max_price) else tick * 1e10),
+            step_size=fmt(instrument.step_size),
+            min_qty=fmt(instrument.min_qty),
+            max_qty=fmt(instrument.max_qty),
+            market_max_qty=fmt(instrument.market_max_qty),
+            min_notional=fmt(instrument.min_notional),
+            liquidation_fee=fmt(instrument.liquidation_fee),
+        )
+        if percent is not None:
+            spec = replace(spec, multiplier_up=fmt(percent.multiplier_up),
+                           multiplier_down=fmt(percent.multiplier_down))  # fmt: skip
+        if instrument.market_take_bound is not None:
+            spec = replace(spec, market_take_bound=fmt(instrument.market_take_bound))
+        return spec
 
     def payload(self) -> dict[str, Any]:
         """The ``exchangeInfo.symbols[]`` entry."""

@@ -1,11 +1,11 @@
 """What the local exchange's market replays: bars (with mark and funding) from the store, a file or the
 synthetic generator through ``asterrl.data``, or a live public feed followed one bar behind.
 
-``book_from_markets`` lists each symbol (BTCUSDT with its real filters, others with filters scaled to their
-price) and loads its series. :class:`LiveFeed` polls a public REST source (Aster, or Binance as the
-backup feed) for bars that closed since the last poll, appends them to the book and extends the traded
-market; the exchange's clock then runs one bar behind the wall clock, so the current bar is always one
-whose open, high, low and close are known.
+``book_from_markets`` lists each symbol with the filters of the instrument its data was loaded with (the
+same rules the env, the sim and the gate read) and loads its series. :class:`LiveFeed` polls a public REST
+source (Aster, or Binance as the backup feed) for bars that closed since the last poll, appends them to the
+book and extends the traded market; the exchange's clock then runs one bar behind the wall clock, so the
+current bar is always one whose open, high, low and close are known.
 """
 
 from __future__ import annotations
@@ -31,10 +31,7 @@ def book_from_markets(markets: list[MarketData]) -> MarketDataBook:
     book = MarketDataBook()
     for md in markets:
         symbol, interval = md.key.symbol, str(md.key.interval)
-        if symbol == "BTCUSDT":
-            book.add_symbol(SymbolSpec("BTCUSDT", "BTC"))  # the real listing (reference §10)
-        elif len(md.bars):
-            book.add_symbol(SymbolSpec.for_price(symbol, float(md.bars["close"].iloc[-1])))
+        book.add_symbol(SymbolSpec.from_instrument(md.instrument))  # the rules the env trades on
         book.add_bars(symbol, interval, md.bars)
         if md.mark is not None and len(md.mark):
             book.add_mark(symbol, interval, md.mark)

@@ -82,7 +82,7 @@ class LocalAsterServer(FaultControls):
     :param model: the markets' costs and limit-order model (``asterrl.sim.MarketModelConfig``).
     :param costs: shorthand for ``model=MarketModelConfig(costs=costs)``.
     :param margin_tiers: margin tiers served on ``leverageBracket`` per symbol; a symbol not given gets its
-        bundled instrument's tiers (``asterrl.data.instruments``), else BTCUSDT's.
+        bundled instrument's tiers (``asterrl.data.instruments``); a symbol with neither cannot open.
     :param chain_id: EIP-712 chain id V3 signatures must use.
     :param nonce_window_ms: allowed distance of a V3 nonce from the server clock.
     :param listen_key_ttl_ms: listen-key validity after creation or keep-alive.
@@ -198,7 +198,12 @@ class LocalAsterServer(FaultControls):
     def leverage_brackets(self, symbol: str) -> dict[str, Any]:
         """``leverageBracket`` entry of ``symbol``: the margin tiers with their cumulative amounts."""
         bundled = bundled_instruments()
-        tiers = self.margin_tiers.get(symbol) or bundled.get(symbol, bundled["BTCUSDT"]).brackets
+        tiers = self.margin_tiers.get(symbol) or (bundled[symbol].brackets if symbol in bundled else None)
+        if not tiers:  # never another symbol's tiers in silence
+            raise ConfigError(
+                f"local exchange: no margin tiers for {symbol}: pass margin_tiers={{{symbol!r}: [...]}} or "
+                "list it in an instruments file (asterrl data instruments)"
+            )
         rows = [
             {"bracket": n, "initialLeverage": int(t.max_leverage), "notionalCap": min(t.notional_cap, 1e12),
              "notionalFloor": t.notional_floor, "maintMarginRatio": t.maint_margin_rate,
