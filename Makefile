@@ -53,7 +53,8 @@ test: lint chromium
 
 ## Every benchmark script, one after the other (figures in benchmarks/README.md).
 bench: setup
-	for b in data features env training forecast; do $(BIN)/python benchmarks/$$b.py || exit 1; done
+	$(BIN)/python -m pip install --quiet -e '.[bench]'   # the backtester's peers (vectorbt, backtesting.py)
+	for b in data features env training forecast backtest; do $(BIN)/python benchmarks/$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

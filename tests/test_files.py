@@ -108,10 +108,13 @@ def _opens_for_writing(call: ast.Call) -> bool:
     )
 
 
-def _is_write(call: ast.Call, guarded: bool) -> bool:
+def _is_write(call: ast.Call, guarded: bool, in_memory: frozenset[str] | set[str] = frozenset()) -> bool:
     """Whether ``call`` writes a file other than through ``asterrl.files`` (``guarded``: inside
-    ``with atomic_path``)."""
+    ``with atomic_path``; ``in_memory``: names bound to ``io.BytesIO()``/``io.StringIO()``, which are no
+    files)."""
     if not isinstance(call.func, ast.Attribute):
+        return False
+    if call.args and isinstance(call.args[0], ast.Name) and call.args[0].id in in_memory:
         return False
     name, owner = call.func.attr, getattr(call.func.value, "id", "")
     if name in DIRECT_WRITES:
@@ -136,10 +139,19 @@ def _writes_outside_atomic(source: str, label: str) -> list[str]:
             for item in node.items
         ):
             guarded.update(id(inner) for inner in ast.walk(node))
+    in_memory = {
+        target.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Call)
+        and getattr(node.value.func, "attr", getattr(node.value.func, "id", "")) in ("BytesIO", "StringIO")
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
     lines = [
         node.lineno
         for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and _is_write(node, id(node) in guarded)
+        if isinstance(node, ast.Call) and _is_write(node, id(node) in guarded, in_memory)
     ]
     return [f"{label}:{line}" for line in sorted(lines)]
 
@@ -158,9 +170,12 @@ def test_the_write_check_sees_direct_writes() -> None:
         frame.to_json(path_or_buf=path)
         with lock_path.open("a") as handle: pass
         with path.open("rb") as handle: pass
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        fig.savefig(path)
         """
     )
-    assert _writes_outside_atomic(source, "x") == ["x:2", "x:3", "x:4", "x:5", "x:10"]
+    assert _writes_outside_atomic(source, "x") == ["x:2", "x:3", "x:4", "x:5", "x:10", "x:15"]
 
 
 def test_every_file_the_project_writes_goes_through_asterrl_files() -> None:

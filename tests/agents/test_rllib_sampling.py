@@ -8,6 +8,9 @@ episode metrics.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -22,6 +25,7 @@ from agents.rllib.config import build_rllib_ppo
 from agents.rllib.env_runner import ArrayEnvRunner
 from envs.core import EnvCore, build_core
 from tests.envs.market import SPLITS, synthetic_market
+from tests.processes import REPO
 
 
 def _core(**env: Any) -> EnvCore:
@@ -98,20 +102,37 @@ def test_recurrent_modules_fall_back_to_rllibs_loop() -> None:
     _assert_same_chunks(_sample(reference, [64, 64, 64]), _sample(arrays, [64, 64, 64]))
 
 
-@pytest.mark.slow
-def test_array_runner_takes_a_fraction_of_the_cpu_time_with_hundreds_of_accounts() -> None:
+def cpu_per_step_of_both_runners() -> tuple[float, float]:
+    """CPU seconds per env step of RLlib's runner and of the array runner over 256 accounts (best of three
+    interleaved rounds: the box is shared)."""
     reference, arrays = _runners(_core(episode_length=200), n_envs=256)
     cpu_per_step = [np.inf, np.inf]
     for runner in (reference, arrays):
         runner.sample(num_timesteps=4_096, explore=True)  # warm-up
-    for _ in range(3):  # best of three, interleaved: the box is shared
+    for _ in range(3):
         for i, runner in enumerate((reference, arrays)):
             start = time.process_time()
             runner.sample(num_timesteps=16_384, explore=True)  # 64 steps per account
             cpu_per_step[i] = min(cpu_per_step[i], (time.process_time() - start) / 16_384)
+    return cpu_per_step[0], cpu_per_step[1]
+
+
+@pytest.mark.slow
+def test_array_runner_takes_a_fraction_of_the_cpu_time_with_hundreds_of_accounts() -> None:
+    # Timed in a fresh interpreter: after an in-process Ray session (earlier tests in this process) torch's
+    # elementwise ops (tanh, softmax) in that process ran 10-20x slower, adding the same ~90 us per env step
+    # to both runners, whatever this test compares.
+    code = (
+        "import json; from tests.agents.test_rllib_sampling import cpu_per_step_of_both_runners as f; "
+        "print(json.dumps(f()))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True, timeout=600
+    )
+    reference, arrays = json.loads(done.stdout.strip().splitlines()[-1])
     # about 5x on an idle core for this tiny network (a 903-wide observation and 64x64 towers make the
     # shared forward pass a larger part of both, see benchmarks/README.md); 3x leaves room for a busy box
-    assert cpu_per_step[1] < cpu_per_step[0] / 3.0, cpu_per_step
+    assert arrays < reference / 3.0, (reference, arrays)
 
 
 def test_switching_between_rllibs_loop_and_the_array_loop_starts_fresh_episodes() -> None:
