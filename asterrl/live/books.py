@@ -66,7 +66,7 @@ class Books:
         if not pending:
             return
         bar_ms, before = int(pending[0]), float(pending[1])
-        fills = [f for f in self.store.fills() if f[2] >= bar_ms + self.interval_ms]
+        fills = self.store.fills(since_ms=bar_ms + self.interval_ms)
         qty = sum(f[3] for f in fills)
         notional = sum(abs(f[3]) * f[4] for f in fills)
         fees = sum(f[5] for f in fills)

@@ -175,7 +175,7 @@ class Bridge:
         bar_ms = self.history.last_open_ms
         if bar_ms is None or (added == 0 and self.store.get_meta("last_bar_ms") == bar_ms):
             return False
-        if any(row[0] == bar_ms for row in self.store.decisions("bar_ms")):
+        if self.store.decided_on(bar_ms):
             self.store.set_meta("last_bar_ms", bar_ms)
             return False  # decided before a restart: its orders are the store's, never sent again
         await self.decide(now)

@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS order_events (
 CREATE TABLE IF NOT EXISTS fills (
     trade_id INTEGER PRIMARY KEY, client_order_id TEXT NOT NULL, ts_ms INTEGER NOT NULL, qty REAL NOT NULL,
     price REAL NOT NULL, fee REAL NOT NULL, realized_pnl REAL NOT NULL, maker INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS fills_time ON fills (ts_ms);
 CREATE TABLE IF NOT EXISTS account (
     id INTEGER PRIMARY KEY AUTOINCREMENT, ts_ms INTEGER NOT NULL, position_qty REAL NOT NULL,
     entry_price REAL NOT NULL, wallet REAL NOT NULL, equity REAL NOT NULL, source TEXT NOT NULL);
@@ -283,13 +284,17 @@ class StateStore:
         row = self._db.execute("SELECT MAX(ts_ms) FROM funding").fetchone()
         return None if row[0] is None else int(row[0])
 
-    def fills(self, cid: str | None = None) -> list[tuple[int, str, int, float, float, float, float, bool]]:
-        query = (
-            "SELECT * FROM fills"
-            + (" WHERE client_order_id = ?" if cid else "")
-            + " ORDER BY ts_ms, trade_id"
-        )
-        return [(*r[:7], bool(r[7])) for r in self._db.execute(query, (cid,) if cid else ()).fetchall()]
+    def fills(
+        self, cid: str | None = None, since_ms: int | None = None
+    ) -> list[tuple[int, str, int, float, float, float, float, bool]]:
+        """Fills (of one order, or at or after ``since_ms``), in time order."""
+        where, args = ("client_order_id = ?", (cid,)) if cid else ("ts_ms >= ?", (since_ms or 0,))
+        query = f"SELECT * FROM fills WHERE {where} ORDER BY ts_ms, trade_id"
+        return [(*r[:7], bool(r[7])) for r in self._db.execute(query, args).fetchall()]
+
+    def decided_on(self, bar_ms: int) -> bool:
+        """Whether a decision on ``bar_ms`` is recorded."""
+        return self._db.execute("SELECT 1 FROM decisions WHERE bar_ms = ?", (bar_ms,)).fetchone() is not None
 
     def record_account(
         self, ts_ms: int, position_qty: float, entry_price: float, wallet: float, equity: float, source: str
