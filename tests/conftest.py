@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +26,22 @@ def _isolated_home(
     monkeypatch.setenv("ASTERRL_HOME", str(home))
     monkeypatch.setenv("ASTERRL_SHARED_DATA", str(SHARED_DATA))
     yield home
+
+
+@pytest.fixture(autouse=True)
+def _asterrl_logging_restored() -> Iterator[None]:
+    """The ``asterrl`` logger as it was before each test: a test (or an in-process ``asterrl deploy``) that
+    configures the live bridge's JSON logging (``propagate = False``, its own handlers) would otherwise hide
+    every later test's ``asterrl.*`` records from pytest's log capture."""
+    logger = logging.getLogger("asterrl")
+    saved = (logger.level, list(logger.handlers), logger.propagate, logger.disabled)
+    yield
+    for handler in list(logger.handlers):
+        if handler not in saved[1]:
+            logger.removeHandler(handler)
+            handler.close()
+    logger.level, logger.propagate, logger.disabled = saved[0], saved[2], saved[3]
+    logger.handlers[:] = saved[1]
 
 
 @pytest.fixture
